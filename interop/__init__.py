@@ -1,0 +1,1 @@
+"""The real-Tomcat test bed: Java peer, Tomcat node scripts, network-namespace lab."""

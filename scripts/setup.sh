@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything tribes and its test bed need on a fresh Debian machine (run as root):
+# Debian packages for the real-Tomcat bed, then the package itself (editable) with test extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(tomcat10-common libtomcat9-java tcpdump curl iproute2 tshark)
+need_apt=0
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_apt=1
+done
+command -v javac >/dev/null 2>&1 || { APT_PACKAGES+=(openjdk-17-jdk-headless); need_apt=1; }
+if [ "$need_apt" = 1 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian packages: ${APT_PACKAGES[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # never the `tomcat10` package: it brings a system service on port 8080
+    apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null
+  else
+    echo "setup: not root, skipping Debian packages (interop tests will be skipped)" >&2
+  fi
+fi
+
+python3 -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+python3 -m pip install -q -e ".[test]"
+python3 -c "import tribes.fastpath as f; print('setup: fast path', 'enabled (Cython)' if f.ENABLED else 'DISABLED (pure Python)')" 2>/dev/null || true

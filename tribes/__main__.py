@@ -1,0 +1,3 @@
+from tribes.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Command-line interface (click). Entry point: :func:`tribes.cli.main.main`."""

@@ -1,0 +1,113 @@
+"""Shared conventions of every ``tribes`` command (documented in docs/cli.md).
+
+- network flags: ``--bind ADDR|IFACE``, ``--mcast-address``, ``--mcast-port``,
+  ``--receiver-port``, ``--domain``, ``--duration SECONDS``;
+- ``--json``: one JSON object per line, each with a ``kind``;
+- uniqueIds as lowercase hex, times as ISO 8601 UTC with milliseconds;
+- exit codes below.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import functools
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, TextIO, TypeVar
+
+import click
+
+# Exit codes scripts can rely on.
+EXIT_OK = 0
+EXIT_ERRORS = 1  # ran, but some input could not be decoded / some sends failed
+EXIT_USAGE = 2  # bad command line (click's own code)
+EXIT_CONFIG = 3  # bad configuration file or value
+EXIT_NETWORK = 4  # could not bind / join / reach the cluster
+EXIT_MISMATCH = 5  # a check found a difference (e.g. `javaser check`)
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
+DEFAULT_MCAST_ADDRESS = "228.0.0.4"
+DEFAULT_MCAST_PORT = 45564
+DEFAULT_RECEIVER_PORT = 4000
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def iso_time(epoch_ms: float | int | None) -> str | None:
+    """ISO 8601 UTC with milliseconds: ``2026-11-22T02:35:42.123Z``."""
+    if epoch_ms is None:
+        return None
+    t = _dt.datetime.fromtimestamp(epoch_ms / 1000.0, tz=_dt.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def hex_id(raw: bytes) -> str:
+    """uniqueIds are printed as lowercase hex."""
+    return bytes(raw).hex()
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(bytes(raw)).decode("ascii")
+
+
+def emit_json(kind: str, out: TextIO | None = None, **fields: Any) -> None:
+    """Print one JSON object on one line, ``kind`` first."""
+    obj = {"kind": kind}
+    obj.update(fields)
+    stream = out if out is not None else sys.stdout
+    stream.write(json.dumps(obj, separators=(",", ":"), default=_json_default) + "\n")
+    stream.flush()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return b64(bytes(value))
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json):
+        return to_json()
+    raise TypeError(f"not JSON-serializable: {type(value).__name__}")
+
+
+@dataclass
+class NetworkOptions:
+    bind: str | None
+    mcast_address: str
+    mcast_port: int
+    receiver_port: int
+    domain: str
+    duration: float | None
+
+
+def network_options(func: F) -> F:
+    """Add the standard network flags; the command receives ``net: NetworkOptions``."""
+    options = [
+        click.option("--bind", "bind", metavar="ADDR|IFACE", default=None,
+                     help="Address or interface name for both the multicast interface and the receiver."),
+        click.option("--mcast-address", default=DEFAULT_MCAST_ADDRESS, show_default=True,
+                     help="Multicast group of the membership heartbeats."),
+        click.option("--mcast-port", type=click.IntRange(1, 65535), default=DEFAULT_MCAST_PORT,
+                     show_default=True, help="UDP port of the membership heartbeats."),
+        click.option("--receiver-port", type=click.IntRange(1, 65535), default=DEFAULT_RECEIVER_PORT,
+                     show_default=True, help="TCP port of this node's receiver (autoBind searches upwards)."),
+        click.option("--domain", default="", help="Cluster domain announced in heartbeats (default: none)."),
+        click.option("--duration", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+                     help="Stop by itself after this many seconds."),
+    ]
+
+    def wrapper(**kwargs: Any) -> Any:
+        net = NetworkOptions(
+            bind=kwargs.pop("bind"),
+            mcast_address=kwargs.pop("mcast_address"),
+            mcast_port=kwargs.pop("mcast_port"),
+            receiver_port=kwargs.pop("receiver_port"),
+            domain=kwargs.pop("domain"),
+            duration=kwargs.pop("duration"),
+        )
+        return func(net=net, **kwargs)
+
+    functools.update_wrapper(wrapper, func)  # keeps the options already attached to func
+    del wrapper.__wrapped__  # type: ignore[attr-defined]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper  # type: ignore[return-value]

@@ -13,3 +13,5 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 VECTORS = os.path.join(ROOT, "tests", "vectors")
+
+pytest_plugins = ["interop.fixtures"]

@@ -17,6 +17,11 @@ from tribes import __version__
 
 # command name -> "module:attribute".  One line per command; keep sorted.
 COMMANDS: dict[str, str] = {
+    "config": "tribes.cli.config:config",
+    "decode": "tribes.cli.decode:decode",
+    "javaser": "tribes.cli.javaser:javaser",
+    "join": "tribes.cli.join:join",
+    "members": "tribes.cli.members:members",
 }
 
 

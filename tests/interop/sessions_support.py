@@ -1,0 +1,138 @@
+"""Helpers of the session interop tests: a Python DeltaManager node in a lab host, typed values."""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import threading
+import time
+from typing import Any, Callable, Sequence
+
+from interop.lab import Host
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE = os.path.join(HERE, "sessions_node.py")
+
+
+class PyNodeError(RuntimeError):
+    pass
+
+
+class PyNode:
+    """tests/interop/sessions_node.py running in `host`; ``call(op, **kw)`` -> answer dict."""
+
+    def __init__(self, host: Host, args: Sequence[str], ready_timeout: float = 120) -> None:
+        self.host = host
+        self.proc: subprocess.Popen[str] = host.python([NODE, "--bind", host.address, *args],
+                                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                       stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.lines: "queue.Queue[dict[str, Any]]" = queue.Queue()
+        self.events: list[dict[str, Any]] = []
+        self.stderr: list[str] = []
+        self._rid = 0
+        self._answers: dict[int, dict[str, Any]] = {}
+        self._cv = threading.Condition()
+        threading.Thread(target=self._read_out, daemon=True).start()
+        threading.Thread(target=self._read_err, daemon=True).start()
+        self.ready = self.wait_event("ready", timeout=ready_timeout)
+
+    def _read_out(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            with self._cv:
+                if "rid" in obj and obj["rid"] is not None:
+                    self._answers[obj["rid"]] = obj
+                else:
+                    self.events.append(obj)
+                self._cv.notify_all()
+
+    def _read_err(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line.rstrip())
+
+    def log_tail(self, n: int = 40) -> str:
+        return "\n".join(self.stderr[-n:])
+
+    def wait_event(self, name: str, pred: Callable[[dict[str, Any]], bool] = lambda e: True,
+                   timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while True:
+                for e in self.events:
+                    if e.get("event") == name and pred(e):
+                        return e
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise PyNodeError(f"no {name} event after {timeout} s (exit {self.proc.poll()}):\n"
+                                      f"{self.log_tail()}")
+                self._cv.wait(min(left, 0.5))
+
+    def call(self, op: str, timeout: float = 120, check: bool = True, **kw: Any) -> dict[str, Any]:
+        with self._cv:
+            self._rid += 1
+            rid = self._rid
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"op": op, "rid": rid, **kw}) + "\n")
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while rid not in self._answers:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise PyNodeError(f"no answer to {op} after {timeout} s:\n{self.log_tail()}")
+                self._cv.wait(min(left, 0.5))
+            ans = self._answers.pop(rid)
+        if check and not ans.get("ok"):
+            raise PyNodeError(f"{op} failed: {ans.get('error')}\n{self.log_tail(15)}")
+        return ans
+
+    def session(self, ctx: str, sid: str) -> dict[str, Any] | None:
+        return self.call("get", ctx=ctx, id=sid)["session"]
+
+    def wait_session(self, ctx: str, sid: str, pred: Callable[[dict[str, Any] | None], bool] | None = None,
+                     timeout: float = 30) -> dict[str, Any] | None:
+        """Poll until `pred(session view)` (default: the session exists)."""
+        pred = pred or (lambda s: s is not None)
+        deadline = time.monotonic() + timeout
+        while True:
+            s = self.session(ctx, sid)
+            if pred(s):
+                return s
+            if time.monotonic() > deadline:
+                raise PyNodeError(f"session {sid} in {ctx}: condition not met after {timeout} s (now {s})\n"
+                                  f"{self.log_tail(15)}")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.call("quit", timeout=20, check=False)
+            except Exception:
+                pass
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.host.kill(self.proc)
+
+    def kill(self) -> None:
+        self.host.kill(self.proc)
+
+
+def tj(cls: str, value: Any) -> dict[str, Any]:
+    """A typed JSON value."""
+    return {"class": cls, "value": value}
+
+
+def attr_map(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Tomcat /peek or /dump attributes -> {name: {"type", "value"}}."""
+    return {a["name"]: {"type": a["type"], "value": a["value"]} for a in view["attributes"]}
+
+
+def route_base(sid: str) -> str:
+    return sid.split(".", 1)[0]

@@ -1,0 +1,93 @@
+"""``org.apache.catalina.tribes.io.ChannelData``: the body of every data frame.
+
+Layout (``tribes.io.layouts.ChannelDataPackage``)::
+
+    int options | long timestamp | int len + uniqueId | int len + address (member packet)
+    | int len + message
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from tribes import fastpath
+from tribes.io.errors import ChannelDataDecodeError, MemberDecodeError
+from tribes.io.framing import ACK_DATA, FAIL_ACK_DATA
+from tribes.io.options import SendOptions
+from tribes.membership.member import Member, _member_from_fields, encode_member
+
+__all__ = ["ChannelData", "ChannelDataDecodeError", "new_unique_id", "is_ack", "is_fail_ack"]
+
+
+def new_unique_id() -> bytes:
+    """16 random bytes with RFC 4122 version-4 bits, like Tomcat's ``UUIDGenerator.randomUUID(true)``."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    return bytes(b)
+
+
+def is_ack(body: bytes) -> bool:
+    """The body of an ACK frame (``Constants.ACK_DATA``)."""
+    return body == ACK_DATA
+
+
+def is_fail_ack(body: bytes) -> bool:
+    """The body of a FAIL_ACK frame (``Constants.FAIL_ACK_DATA``)."""
+    return body == FAIL_ACK_DATA
+
+
+# Every message from a node carries the same sender packet: decoded Members (immutable) are shared.
+_SENDER_CACHE_SIZE = 1024
+_SENDERS: dict[bytes, Member] = {}
+
+
+@dataclass
+class ChannelData:
+    """One channel message: options, sender timestamp (ms), uniqueId, sender member, payload."""
+
+    options: int
+    timestamp: int
+    unique_id: bytes
+    address: Member
+    message: bytes
+
+    @property
+    def send_options(self) -> SendOptions:
+        return SendOptions(self.options & 0x7F)
+
+    @classmethod
+    def decode(cls, body: bytes | bytearray | memoryview) -> "ChannelData":
+        """Decode a frame body; raises ``ChannelDataDecodeError`` (``MemberDecodeError`` for the address).
+
+        Stricter than Tomcat: every length must fit and nothing may follow the message.
+        """
+        if not isinstance(body, bytes):
+            body = bytes(body)
+        options, timestamp, unique_id, fields, address, message = fastpath.parse_channel_data(body)
+        member = _SENDERS.get(address)
+        if member is None:
+            member = _member_from_fields(fields, address)
+            if len(_SENDERS) >= _SENDER_CACHE_SIZE:
+                _SENDERS.clear()
+            _SENDERS[address] = member
+        return cls(options, timestamp, unique_id, member, message)
+
+    def encode(self) -> bytes:
+        """``ChannelData.getDataPackage()``: the frame body."""
+        return fastpath.build_channel_data(self.options, self.timestamp, self.unique_id,
+                                           encode_member(self.address), self.message, False)
+
+    def encode_frame(self) -> bytes:
+        """``XByteBuffer.createDataPackage(this)``: the complete frame, built in one pass."""
+        return fastpath.build_channel_data(self.options, self.timestamp, self.unique_id,
+                                           encode_member(self.address), self.message, True)
+
+    def __repr__(self) -> str:
+        return (f"ChannelData(options={self.options}, timestamp={self.timestamp}, "
+                f"unique_id={self.unique_id.hex()}, address={self.address!r}, message={len(self.message)} bytes)")
+
+
+# keep the name importable from here, as the errors module is an implementation detail
+ChannelDataDecodeError = ChannelDataDecodeError
+MemberDecodeError = MemberDecodeError

@@ -1,0 +1,1048 @@
+"""ObjectInputStream: reads Java serialization streams into Python values, never touching a class.
+
+Shaped like java.io.ObjectInputStream: ``read_object()`` interleaved with ``read_int()``,
+``read_utf()``, ... over block data, as Tomcat's DeltaRequest.readExternal and
+DeltaSession.readObjectData read their streams. ``read_content()`` returns the next top-level
+item with its exact shape (a ``BlockData`` record, ``RESET``, a value or a ``JavaWriteAborted``),
+which ``loads_all`` uses so that ``dumps_all(loads_all(b)) == b``.
+"""
+from __future__ import annotations
+
+import logging
+import struct
+import sys
+from typing import Any, Callable
+
+from . import mutf8
+from .constants import (
+    BASE_WIRE_HANDLE,
+    PRIMITIVE_CODES,
+    PRIMITIVE_SIZES,
+    SC_BLOCK_DATA,
+    SC_ENUM,
+    SC_EXTERNALIZABLE,
+    SC_SERIALIZABLE,
+    SC_WRITE_METHOD,
+    STREAM_HEADER,
+    TC_ARRAY,
+    TC_BLOCKDATA,
+    TC_BLOCKDATALONG,
+    TC_CLASS,
+    TC_CLASSDESC,
+    TC_ENDBLOCKDATA,
+    TC_ENUM,
+    TC_EXCEPTION,
+    TC_LONGSTRING,
+    TC_NULL,
+    TC_OBJECT,
+    TC_PROXYCLASSDESC,
+    TC_REFERENCE,
+    TC_RESET,
+    TC_STRING,
+)
+from .errors import (
+    DEFAULT_LIMITS,
+    JavaSerializationError,
+    LimitExceeded,
+    Limits,
+    OptionalDataError,
+    StreamCorruptedError,
+    TruncatedStreamError,
+    WriteAbortedError,
+)
+from .known import (
+    ARRAYLIST,
+    BOOLEAN,
+    BYTE,
+    BYTE_ARRAY,
+    CANONICAL,
+    CHARACTER,
+    DATE,
+    DOUBLE,
+    FLOAT,
+    HASHMAP,
+    HASHSET,
+    INTEGER,
+    LINKEDHASHMAP,
+    LINKEDLIST,
+    LONG,
+    SHORT,
+    TREEMAP,
+    natural_order,
+)
+from .layout import _FMT, chain, conv_in, layout
+from .values import (
+    RESET,
+    BlockData,
+    ClassData,
+    ClassDesc,
+    FieldDesc,
+    JavaArray,
+    JavaArrayList,
+    JavaBoolean,
+    JavaByte,
+    JavaByteArray,
+    JavaCharacter,
+    JavaClass,
+    JavaDate,
+    JavaDouble,
+    JavaEnum,
+    JavaFloat,
+    JavaHashMap,
+    JavaHashSet,
+    JavaInteger,
+    JavaLinkedHashMap,
+    JavaLinkedList,
+    JavaLong,
+    JavaObject,
+    JavaShort,
+    JavaString,
+    JavaTreeMap,
+    JavaWriteAborted,
+)
+
+log = logging.getLogger("tribes.javaser")
+
+_I = struct.Struct(">i")
+_Q = struct.Struct(">q")
+_H = struct.Struct(">H")
+_h = struct.Struct(">h")
+_F = struct.Struct(">f")
+_D = struct.Struct(">d")
+_II = struct.Struct(">ii")
+_IFI = struct.Struct(">ifi")
+
+
+class _Pending:
+    """Handle of a class descriptor / enum that is still being read."""
+
+    def __repr__(self) -> str:
+        return "<pending>"
+
+
+_PENDING = _Pending()
+
+
+class _Aborted(Exception):
+    def __init__(self, exception: Any, offset: int) -> None:
+        super().__init__("write aborted")
+        self.exception = exception
+        self.offset = offset
+
+
+class _Restart(Exception):
+    """A mapped container was referenced before it turned out not to be mappable."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__("restart")
+        self.offset = offset
+
+
+def _ensure_recursion(depth: int) -> None:
+    need = depth * 8 + 500
+    if sys.getrecursionlimit() < need:
+        sys.setrecursionlimit(need)
+
+
+class ObjectInputStream:
+    """Reads one serialization stream (``AC ED 00 05`` ...) held in memory."""
+
+    def __init__(self, data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> None:
+        b = bytes(data)
+        self.limits = limits
+        if len(b) > limits.max_total_bytes:
+            raise LimitExceeded("max_total_bytes", limits.max_total_bytes, len(b), "stream size", 0)
+        if len(b) < 4:
+            raise TruncatedStreamError(f"stream header needs 4 bytes, got {len(b)}", 0)
+        if b[:4] != STREAM_HEADER:
+            raise StreamCorruptedError(
+                f"not a Java serialization stream: header {b[:4].hex()} (expected aced0005)", 0
+            )
+        _ensure_recursion(limits.max_depth)
+        self._b = b
+        self._n = len(b)
+        self._pos = 4
+        self._blk_left = 0  # unread bytes of the current top-level block record
+        self._depth = 0
+        self._force_opaque: set[int] = set()
+        self._reset_state()
+
+    # ------------------------------------------------------------------ state
+
+    def _reset_state(self) -> None:
+        self._handles: list[Any] = []
+        self._seen: set[int] = set()
+        self._desc_keys: set[tuple] = set()
+        self._type_strings: set[str] = set()
+        self._constructing: dict[int, bool] = {}
+
+    def _assign(self, obj: Any) -> int:
+        h = len(self._handles)
+        if h >= self.limits.max_handles:
+            raise LimitExceeded("max_handles", self.limits.max_handles, h + 1, "handle count", self._pos)
+        self._handles.append(obj)
+        return h
+
+    def _rollback(self, count: int) -> None:
+        for obj in self._handles[count:]:
+            self._seen.discard(id(obj))
+            if isinstance(obj, ClassDesc):
+                self._desc_keys.discard(obj.key())
+            elif isinstance(obj, str):
+                self._type_strings.discard(obj)
+        del self._handles[count:]
+        self._constructing.clear()
+        self._depth = 0
+
+    @property
+    def offset(self) -> int:
+        """Current byte offset in the stream."""
+        return self._pos
+
+    # ------------------------------------------------------------------ block data (top level)
+
+    def _next_block(self) -> None:
+        b = self._b
+        while True:
+            pos = self._pos
+            if pos >= self._n:
+                raise TruncatedStreamError("end of stream while reading primitive data", pos)
+            tc = b[pos]
+            if tc == TC_BLOCKDATA:
+                if pos + 2 > self._n:
+                    raise TruncatedStreamError("truncated block data header", pos)
+                ln = b[pos + 1]
+                pos += 2
+            elif tc == TC_BLOCKDATALONG:
+                if pos + 5 > self._n:
+                    raise TruncatedStreamError("truncated block data header", pos)
+                ln = _I.unpack_from(b, pos + 1)[0]
+                if ln < 0:
+                    raise StreamCorruptedError(f"negative block data length {ln}", pos)
+                pos += 5
+            elif tc == TC_RESET:
+                self._pos = pos + 1
+                self._reset_state()
+                continue
+            else:
+                raise TruncatedStreamError(
+                    f"expected primitive (block) data but found type code 0x{tc:02x}: "
+                    "the writer wrote an object here (use read_object)",
+                    pos,
+                )
+            if pos + ln > self._n:
+                raise TruncatedStreamError(f"block data record of {ln} bytes runs past the end", pos)
+            self._pos = pos
+            self._blk_left = ln
+            if ln:
+                return
+
+    def _blk_read(self, n: int) -> bytes:
+        if self._blk_left >= n:
+            p = self._pos
+            self._pos = p + n
+            self._blk_left -= n
+            return self._b[p : p + n]
+        parts = []
+        while n > 0:
+            if self._blk_left == 0:
+                self._next_block()
+            k = min(n, self._blk_left)
+            p = self._pos
+            parts.append(self._b[p : p + k])
+            self._pos = p + k
+            self._blk_left -= k
+            n -= k
+        return b"".join(parts)
+
+    def read_fully(self, n: int) -> bytes:
+        """``readFully(byte[n])``: n bytes of primitive data."""
+        if n < 0:
+            raise ValueError("negative length")
+        return self._blk_read(n)
+
+    def read_byte(self) -> int:
+        v = self._blk_read(1)[0]
+        return v - 256 if v >= 128 else v
+
+    def read_unsigned_byte(self) -> int:
+        return self._blk_read(1)[0]
+
+    def read_boolean(self) -> bool:
+        return self._blk_read(1)[0] != 0
+
+    def read_short(self) -> int:
+        return _h.unpack(self._blk_read(2))[0]
+
+    def read_unsigned_short(self) -> int:
+        return _H.unpack(self._blk_read(2))[0]
+
+    def read_char(self) -> str:
+        return chr(_H.unpack(self._blk_read(2))[0])
+
+    def read_int(self) -> int:
+        return _I.unpack(self._blk_read(4))[0]
+
+    def read_long(self) -> int:
+        return _Q.unpack(self._blk_read(8))[0]
+
+    def read_float(self) -> float:
+        return _F.unpack(self._blk_read(4))[0]
+
+    def read_double(self) -> float:
+        return _D.unpack(self._blk_read(8))[0]
+
+    def read_utf(self) -> str:
+        """``readUTF()``: u2 length + modified UTF-8 from block data."""
+        n = _H.unpack(self._blk_read(2))[0]
+        s, _canonical = mutf8.decode(self._blk_read(n), self._pos)
+        return s
+
+    def available(self) -> int:
+        """Bytes left in the current block-data record."""
+        return self._blk_left
+
+    def at_eof(self) -> bool:
+        """True when nothing (no block data, no object) is left in the stream."""
+        return self._blk_left == 0 and self._pos >= self._n
+
+    # ------------------------------------------------------------------ objects (public)
+
+    def read_object(self) -> Any:
+        """``readObject()``: the next object as a Python value.
+
+        Raises ``OptionalDataError`` when primitive data comes first, ``WriteAbortedError`` when
+        the writer aborted this object (TC_EXCEPTION; the stream stays usable), and
+        ``TruncatedStreamError`` at the end of the stream.
+        """
+        if self._blk_left:
+            raise OptionalDataError(
+                f"{self._blk_left} bytes of primitive data come before the next object", self._pos,
+                length=self._blk_left,
+            )
+        self._skip_resets()
+        if self._pos >= self._n:
+            raise TruncatedStreamError("end of stream: no more objects", self._pos)
+        tc = self._b[self._pos]
+        if tc in (TC_BLOCKDATA, TC_BLOCKDATALONG):
+            self._next_block()
+            raise OptionalDataError(
+                f"{self._blk_left} bytes of primitive data come before the next object", self._pos,
+                length=self._blk_left,
+            )
+        try:
+            return self._read_top()
+        except _Aborted as ab:
+            raise WriteAbortedError(
+                f"writing aborted; the writer wrote {_describe(ab.exception)}", ab.offset, exception=ab.exception
+            ) from None
+
+    def read_content(self) -> Any:
+        """The next top-level item exactly as written: ``BlockData`` (one record), ``RESET``,
+        ``JavaWriteAborted`` or a value. Raises ``EOFError`` at the end of the stream."""
+        if self._blk_left:
+            p = self._pos
+            self._pos += self._blk_left
+            self._blk_left = 0
+            return BlockData(self._b[p : self._pos])
+        b = self._b
+        pos = self._pos
+        if pos >= self._n:
+            raise EOFError("end of stream")
+        tc = b[pos]
+        if tc == TC_RESET:
+            self._pos = pos + 1
+            self._reset_state()
+            return RESET
+        if tc == TC_BLOCKDATA or tc == TC_BLOCKDATALONG:
+            long_header = tc == TC_BLOCKDATALONG
+            if long_header:
+                if pos + 5 > self._n:
+                    raise TruncatedStreamError("truncated block data header", pos)
+                ln = _I.unpack_from(b, pos + 1)[0]
+                if ln < 0:
+                    raise StreamCorruptedError(f"negative block data length {ln}", pos)
+                start = pos + 5
+            else:
+                if pos + 2 > self._n:
+                    raise TruncatedStreamError("truncated block data header", pos)
+                ln = b[pos + 1]
+                start = pos + 2
+            if start + ln > self._n:
+                raise TruncatedStreamError(f"block data record of {ln} bytes runs past the end", pos)
+            self._pos = start + ln
+            return BlockData(b[start : start + ln], long_header)
+        try:
+            return self._read_top()
+        except _Aborted as ab:
+            return JavaWriteAborted(b[pos : ab.offset], ab.exception)
+
+    def _skip_resets(self) -> None:
+        while self._pos < self._n and self._b[self._pos] == TC_RESET:
+            self._pos += 1
+            self._reset_state()
+
+    def _read_top(self) -> Any:
+        start = self._pos
+        count = len(self._handles)
+        while True:
+            try:
+                v = self._read()
+                self._constructing.clear()
+                return v
+            except _Restart as r:
+                log.debug("re-reading object at %d with the object at %d kept opaque", start, r.offset)
+                self._force_opaque.add(r.offset)
+                self._rollback(count)
+                self._pos = start
+            except _Aborted:
+                self._depth = 0
+                self._constructing.clear()
+                raise
+            except RecursionError:
+                raise LimitExceeded(
+                    "max_depth", self.limits.max_depth, self._depth, "nesting depth (Python recursion limit)", self._pos
+                ) from None
+            except (JavaSerializationError, _Aborted):
+                self._depth = 0
+                raise
+
+    # ------------------------------------------------------------------ objects (internal)
+
+    def _read(self) -> Any:
+        b = self._b
+        pos = self._pos
+        if pos >= self._n:
+            raise TruncatedStreamError("end of stream where an object was expected", pos)
+        tc = b[pos]
+        self._pos = pos + 1
+        if tc == TC_STRING:
+            return self._read_string(False, pos)
+        if tc == TC_REFERENCE:
+            return self._read_ref(pos)
+        if tc == TC_OBJECT:
+            return self._read_ordinary(pos)
+        if tc == TC_NULL:
+            return None
+        if tc == TC_ARRAY:
+            return self._read_array(pos)
+        if tc == TC_ENUM:
+            return self._read_enum(pos)
+        if tc == TC_CLASSDESC or tc == TC_PROXYCLASSDESC:
+            self._pos = pos
+            return self._read_desc()
+        if tc == TC_CLASS:
+            self._enter(pos)
+            desc = self._read_desc()
+            self._depth -= 1
+            if desc is None:
+                raise StreamCorruptedError("TC_CLASS with a null class descriptor", pos)
+            v = JavaClass(desc)
+            self._assign(v)
+            return v
+        if tc == TC_LONGSTRING:
+            return self._read_string(True, pos)
+        if tc == TC_EXCEPTION:
+            self._reset_state()
+            self._enter(pos)  # Java reads the Throwable one level down: no TC_RESET allowed there
+            exc = self._read()
+            self._depth -= 1
+            self._reset_state()
+            raise _Aborted(exc, pos)
+        if tc == TC_RESET:
+            if self._depth > 0:
+                raise StreamCorruptedError("TC_RESET inside an object (only allowed between top-level objects)", pos)
+            self._reset_state()
+            return self._read()
+        self._pos = pos
+        if tc == TC_BLOCKDATA or tc == TC_BLOCKDATALONG:
+            raise OptionalDataError("primitive block data where an object was expected", pos)
+        if tc == TC_ENDBLOCKDATA:
+            raise OptionalDataError("end of custom data where an object was expected", pos, eof=True)
+        raise StreamCorruptedError(f"invalid type code 0x{tc:02x}", pos)
+
+    def _enter(self, pos: int) -> None:
+        self._depth += 1
+        if self._depth > self.limits.max_depth:
+            raise LimitExceeded("max_depth", self.limits.max_depth, self._depth, "nesting depth", pos)
+
+    def _read_ref(self, pos: int) -> Any:
+        if pos + 5 > self._n:
+            raise TruncatedStreamError("truncated reference", pos)
+        h = _I.unpack_from(self._b, pos + 1)[0] - BASE_WIRE_HANDLE
+        self._pos = pos + 5
+        if not 0 <= h < len(self._handles):
+            raise StreamCorruptedError(
+                f"reference to handle 0x{(h + BASE_WIRE_HANDLE) & 0xFFFFFFFF:x}, which does not exist "
+                f"({len(self._handles)} handles assigned)",
+                pos,
+            )
+        v = self._handles[h]
+        if v is _PENDING:
+            raise StreamCorruptedError("reference to a class descriptor or enum still being read", pos)
+        if self._constructing and id(v) in self._constructing:
+            self._constructing[id(v)] = True
+        return v
+
+    def _read_utf_raw(self) -> str:
+        """u2 length + modified UTF-8, outside block data (class names, field names)."""
+        b = self._b
+        pos = self._pos
+        if pos + 2 > self._n:
+            raise TruncatedStreamError("truncated string length", pos)
+        ln = (b[pos] << 8) | b[pos + 1]
+        end = pos + 2 + ln
+        if end > self._n:
+            raise TruncatedStreamError(f"string of {ln} bytes runs past the end", pos)
+        self._pos = end
+        raw = b[pos + 2 : end]
+        if raw.isascii() and b"\x00" not in raw:
+            return raw.decode("ascii")
+        s, canonical = mutf8.decode(raw, pos)
+        if not canonical:
+            s = JavaString(s)
+            s.raw = raw  # type: ignore[attr-defined]
+        return s
+
+    def _read_string(self, long: bool, pos: int) -> str:
+        b = self._b
+        if long:
+            if pos + 9 > self._n:
+                raise TruncatedStreamError("truncated long string length", pos)
+            ln = _Q.unpack_from(b, pos + 1)[0]
+            if ln < 0:
+                raise StreamCorruptedError(f"negative string length {ln}", pos)
+            start = pos + 9
+        else:
+            if pos + 3 > self._n:
+                raise TruncatedStreamError("truncated string length", pos)
+            ln = (b[pos + 1] << 8) | b[pos + 2]
+            start = pos + 3
+        if ln > self.limits.max_string_length:
+            raise LimitExceeded("max_string_length", self.limits.max_string_length, ln, "string length", pos)
+        end = start + ln
+        if end > self._n:
+            raise TruncatedStreamError(f"string of {ln} bytes runs past the end", pos)
+        self._pos = end
+        raw = b[start:end]
+        if raw.isascii() and b"\x00" not in raw:
+            s: str = raw.decode("ascii")
+            canonical = True
+        else:
+            s, canonical = mutf8.decode(raw, start)
+        if long and ln <= 0xFFFF:
+            canonical = False  # Java writes TC_STRING for this length; keep the long form
+        if not canonical or id(s) in self._seen:
+            s = JavaString(s)
+            if not canonical:
+                s.raw = raw  # type: ignore[attr-defined]
+                s.long_form = long  # type: ignore[attr-defined]
+        self._seen.add(id(s))
+        self._assign(s)
+        return s
+
+    def _read_type_string(self, pos: int) -> str:
+        b = self._b
+        p = self._pos
+        if p >= self._n:
+            raise TruncatedStreamError("truncated field type", p)
+        tc = b[p]
+        if tc == TC_STRING or tc == TC_LONGSTRING:
+            self._pos = p + 1
+            s = self._read_string(tc == TC_LONGSTRING, p)
+            if s in self._type_strings:
+                # Java shares type strings (they are interned); keep a duplicate apart
+                if type(s) is not JavaString:
+                    s2 = JavaString(s)
+                    self._handles[-1] = s2
+                    self._seen.add(id(s2))
+                    s = s2
+                s.unshared = True  # type: ignore[attr-defined]
+            else:
+                self._type_strings.add(s)
+            return s
+        if tc == TC_REFERENCE:
+            s = self._read_ref(p)
+            if not isinstance(s, str):
+                raise StreamCorruptedError(f"field type refers to a {type(s).__name__}, not a string", p)
+            return s
+        if tc == TC_NULL:
+            raise StreamCorruptedError("null field type string", p)
+        raise StreamCorruptedError(f"invalid type code 0x{tc:02x} for a field type string", p)
+
+    # ------------------------------------------------------------------ class descriptors
+
+    def _read_desc(self) -> ClassDesc | None:
+        b = self._b
+        pos = self._pos
+        if pos >= self._n:
+            raise TruncatedStreamError("end of stream where a class descriptor was expected", pos)
+        tc = b[pos]
+        if tc == TC_NULL:
+            self._pos = pos + 1
+            return None
+        if tc == TC_REFERENCE:
+            d = self._read_ref(pos)
+            if not isinstance(d, ClassDesc):
+                raise StreamCorruptedError(f"class descriptor reference points to a {type(d).__name__}", pos)
+            return d
+        if tc != TC_CLASSDESC and tc != TC_PROXYCLASSDESC:
+            raise StreamCorruptedError(f"invalid type code 0x{tc:02x} where a class descriptor was expected", pos)
+        self._pos = pos + 1
+        self._enter(pos)
+        h = self._assign(_PENDING)
+        if tc == TC_CLASSDESC:
+            name = self._read_utf_raw()
+            if self._pos + 11 > self._n:
+                raise TruncatedStreamError("truncated class descriptor", pos)
+            suid = _Q.unpack_from(b, self._pos)[0]
+            flags = b[self._pos + 8]
+            nfields = _h.unpack_from(b, self._pos + 9)[0]
+            self._pos += 11
+            if nfields < 0:
+                raise StreamCorruptedError(f"negative field count {nfields} in {name}", pos)
+            if flags & SC_SERIALIZABLE and flags & SC_EXTERNALIZABLE:
+                raise StreamCorruptedError(f"class {name} is both serializable and externalizable", pos)
+            fields = []
+            for _ in range(nfields):
+                if self._pos >= self._n:
+                    raise TruncatedStreamError("truncated field descriptor", self._pos)
+                code = chr(b[self._pos])
+                self._pos += 1
+                fname = self._read_utf_raw()
+                if code in PRIMITIVE_CODES:
+                    fields.append(FieldDesc(code, fname))
+                elif code == "L" or code == "[":
+                    fields.append(FieldDesc(code, fname, self._read_type_string(pos)))
+                else:
+                    raise StreamCorruptedError(f"illegal field type code {code!r} in class {name}", pos)
+            annotations = self._read_annotations()
+            sup = self._read_desc()
+            desc = ClassDesc(name, suid, flags, fields, sup, annotations)
+        else:
+            if self._pos + 4 > self._n:
+                raise TruncatedStreamError("truncated proxy class descriptor", pos)
+            count = _I.unpack_from(b, self._pos)[0]
+            self._pos += 4
+            if not 0 <= count <= 65535:
+                raise StreamCorruptedError(f"proxy class with {count} interfaces", pos)
+            ifaces = [self._read_utf_raw() for _ in range(count)]
+            annotations = self._read_annotations()
+            sup = self._read_desc()
+            desc = ClassDesc("(proxy)", 0, SC_SERIALIZABLE, (), sup, annotations, ifaces)
+        k = desc.key()
+        if k in self._desc_keys:
+            desc.unshared = True
+            desc._key = None
+        else:
+            canon = CANONICAL.get(k)
+            if canon is not None:
+                desc = canon
+            self._desc_keys.add(k)
+        self._handles[h] = desc
+        self._depth -= 1
+        return desc
+
+    def _read_annotations(self) -> list[Any]:
+        """Block data records and objects up to TC_ENDBLOCKDATA."""
+        b = self._b
+        items: list[Any] = []
+        while True:
+            pos = self._pos
+            if pos >= self._n:
+                raise TruncatedStreamError("end of stream inside custom data (missing TC_ENDBLOCKDATA)", pos)
+            tc = b[pos]
+            if tc == TC_ENDBLOCKDATA:
+                self._pos = pos + 1
+                return items
+            if tc == TC_BLOCKDATA:
+                if pos + 2 > self._n:
+                    raise TruncatedStreamError("truncated block data header", pos)
+                ln = b[pos + 1]
+                end = pos + 2 + ln
+                if end > self._n:
+                    raise TruncatedStreamError(f"block data record of {ln} bytes runs past the end", pos)
+                items.append(BlockData(b[pos + 2 : end], False))
+                self._pos = end
+            elif tc == TC_BLOCKDATALONG:
+                if pos + 5 > self._n:
+                    raise TruncatedStreamError("truncated block data header", pos)
+                ln = _I.unpack_from(b, pos + 1)[0]
+                if ln < 0:
+                    raise StreamCorruptedError(f"negative block data length {ln}", pos)
+                end = pos + 5 + ln
+                if end > self._n:
+                    raise TruncatedStreamError(f"block data record of {ln} bytes runs past the end", pos)
+                items.append(BlockData(b[pos + 5 : end], True))
+                self._pos = end
+            else:
+                items.append(self._read())
+
+    # ------------------------------------------------------------------ objects
+
+    def _read_fields(self, d: ClassDesc) -> list[Any]:
+        lay = layout(d)
+        b = self._b
+        pos = self._pos
+        size = lay.struct.size
+        if pos + size > self._n:
+            raise TruncatedStreamError(f"field data of {d.name} runs past the end", pos)
+        prims = lay.struct.unpack_from(b, pos)
+        self._pos = pos + size
+        if lay.nfields == len(prims) and lay.plain:
+            return list(prims)
+        vals: list[Any] = [None] * lay.nfields
+        if lay.plain:
+            for i, v in zip(lay.prim_idx, prims):
+                vals[i] = v
+        else:
+            off = pos
+            for i, code, v in zip(lay.prim_idx, lay.prim_codes, prims):
+                vals[i] = conv_in(code, v, b, off) if code in "ZCF" else v
+                off += PRIMITIVE_SIZES[code]
+        for i in lay.obj_idx:
+            vals[i] = self._read()
+        return vals
+
+    def _read_class_data(self, desc: ClassDesc, pos: int) -> list[ClassData]:
+        if desc.flags & SC_EXTERNALIZABLE:
+            if not desc.flags & SC_BLOCK_DATA:
+                raise StreamCorruptedError(
+                    f"{desc.name} was externalized with protocol version 1 (no block data): "
+                    "it cannot be read without the class",
+                    pos,
+                )
+            return [ClassData(desc, [], self._read_annotations())]
+        out = []
+        for d in chain(desc):
+            if d.flags & SC_SERIALIZABLE:
+                vals = self._read_fields(d) if d.fields else []
+                ann = self._read_annotations() if d.flags & SC_WRITE_METHOD else None
+            else:
+                vals, ann = [], None
+            out.append(ClassData(d, vals, ann))
+        return out
+
+    def _read_ordinary(self, pos: int) -> Any:
+        self._enter(pos)
+        desc = self._read_desc()
+        if desc is None:
+            raise StreamCorruptedError("object with a null class descriptor", pos)
+        wr = _WRAPPER_READERS.get(id(desc))
+        if wr is not None and pos not in self._force_opaque:
+            v = wr(self, desc)
+            if v is not None:
+                self._assign(v)
+                self._depth -= 1
+                return v
+        coll = _COLLECTIONS.get(id(desc))
+        if coll is not None and pos not in self._force_opaque:
+            make, fill = coll
+            container = make()
+            h = self._assign(container)
+            key = id(container)
+            self._constructing[key] = False
+            cds = self._read_class_data(desc, pos)
+            referenced = self._constructing.pop(key, False)
+            try:
+                ok = fill(container, cds)
+            except (TypeError, ValueError, struct.error, OverflowError):
+                ok = False
+            if ok:
+                self._depth -= 1
+                return container
+            if referenced:
+                raise _Restart(pos)
+            obj = JavaObject(desc, cds)
+            self._handles[h] = obj
+            self._depth -= 1
+            return obj
+        obj = JavaObject(desc)
+        self._assign(obj)
+        obj.class_data = self._read_class_data(desc, pos)
+        self._depth -= 1
+        return obj
+
+    def _read_array(self, pos: int) -> Any:
+        self._enter(pos)
+        desc = self._read_desc()
+        if desc is None:
+            raise StreamCorruptedError("array with a null class descriptor", pos)
+        name = desc.name
+        if len(name) < 2 or name[0] != "[" or (name[1] not in PRIMITIVE_CODES and name[1] not in "L["):
+            raise StreamCorruptedError(f"array class descriptor with a non-array name {name!r}", pos)
+        b = self._b
+        p = self._pos
+        if p + 4 > self._n:
+            raise TruncatedStreamError("truncated array length", p)
+        length = _I.unpack_from(b, p)[0]
+        p += 4
+        self._pos = p
+        if length < 0:
+            raise StreamCorruptedError(f"negative array length {length}", pos)
+        if length > self.limits.max_array_length:
+            raise LimitExceeded("max_array_length", self.limits.max_array_length, length, "array length", pos)
+        code = name[1]
+        remaining = self._n - p
+        if code in PRIMITIVE_CODES:
+            size = PRIMITIVE_SIZES[code] * length
+            if size > remaining:
+                raise TruncatedStreamError(f"array of {length} {name} elements runs past the end", pos)
+            self._pos = p + size
+            if desc is BYTE_ARRAY and pos not in self._force_opaque:
+                v: Any = b[p : p + size]
+                if id(v) in self._seen:
+                    v = JavaByteArray(v)
+                self._seen.add(id(v))
+                self._assign(v)
+                self._depth -= 1
+                return v
+            vals = list(struct.unpack_from(f">{length}{_FMT[code]}", b, p)) if length else []
+            if code in "ZCF":
+                sz = PRIMITIVE_SIZES[code]
+                vals = [conv_in(code, v, b, p + i * sz) for i, v in enumerate(vals)]
+            arr = JavaArray(desc, vals)
+            self._assign(arr)
+            self._depth -= 1
+            return arr
+        if length > remaining:
+            raise TruncatedStreamError(f"array of {length} objects runs past the end", pos)
+        arr = JavaArray(desc)
+        self._assign(arr)
+        rd = self._read
+        for _ in range(length):
+            arr.append(rd())
+        self._depth -= 1
+        return arr
+
+    def _read_enum(self, pos: int) -> Any:
+        self._enter(pos)
+        desc = self._read_desc()
+        if desc is None:
+            raise StreamCorruptedError("enum with a null class descriptor", pos)
+        if not desc.flags & SC_ENUM:
+            raise StreamCorruptedError(f"TC_ENUM with non-enum class {desc.name}", pos)
+        h = self._assign(_PENDING)
+        p = self._pos
+        if p >= self._n:
+            raise TruncatedStreamError("truncated enum constant name", p)
+        tc = self._b[p]
+        if tc != TC_STRING and tc != TC_LONGSTRING:
+            raise StreamCorruptedError(f"enum constant name must be a new string, found type code 0x{tc:02x}", p)
+        self._pos = p + 1
+        name = self._read_string(tc == TC_LONGSTRING, p)
+        v = JavaEnum(desc, name)
+        self._handles[h] = v
+        self._depth -= 1
+        return v
+
+
+def _describe(v: Any) -> str:
+    if isinstance(v, JavaObject):
+        msg = v.get("detailMessage")
+        return f"{v.class_name}: {msg}" if msg is not None else v.class_name
+    return repr(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# mapped classes
+
+
+def _wrapper_reader(fmt: struct.Struct, make: Callable[[Any], Any]) -> Callable[[ObjectInputStream, ClassDesc], Any]:
+    size = fmt.size
+
+    def read(self: ObjectInputStream, desc: ClassDesc) -> Any:
+        p = self._pos
+        if p + size > self._n:
+            raise TruncatedStreamError(f"{desc.name} value runs past the end", p)
+        v = fmt.unpack_from(self._b, p)[0]
+        self._pos = p + size
+        return make(v)
+
+    return read
+
+
+def _read_float(self: ObjectInputStream, desc: ClassDesc) -> Any:
+    p = self._pos
+    if p + 4 > self._n:
+        raise TruncatedStreamError("java.lang.Float value runs past the end", p)
+    self._pos = p + 4
+    return JavaFloat.from_bits(_I.unpack_from(self._b, p)[0])
+
+
+def _read_boolean(self: ObjectInputStream, desc: ClassDesc) -> Any:
+    p = self._pos
+    if p + 1 > self._n:
+        raise TruncatedStreamError("java.lang.Boolean value runs past the end", p)
+    raw = self._b[p]
+    if raw > 1:
+        return None  # not what Java writes: keep it opaque
+    self._pos = p + 1
+    v: Any = raw == 1
+    if id(v) in self._seen:
+        v = JavaBoolean(v)
+    self._seen.add(id(v))
+    return v
+
+
+def _new_int(cls: type) -> Callable[[int], Any]:
+    def make(v: int) -> Any:
+        return int.__new__(cls, v)
+
+    return make
+
+
+_WRAPPER_READERS: dict[int, Callable[[ObjectInputStream, ClassDesc], Any]] = {
+    id(INTEGER): _wrapper_reader(_I, _new_int(JavaInteger)),
+    id(LONG): _wrapper_reader(_Q, _new_int(JavaLong)),
+    id(SHORT): _wrapper_reader(_h, _new_int(JavaShort)),
+    id(BYTE): _wrapper_reader(struct.Struct(">b"), _new_int(JavaByte)),
+    id(DOUBLE): _wrapper_reader(_D, lambda v: float.__new__(JavaDouble, v)),
+    id(CHARACTER): _wrapper_reader(_H, lambda v: str.__new__(JavaCharacter, chr(v))),
+    id(FLOAT): _read_float,
+    id(BOOLEAN): _read_boolean,
+}
+
+
+def _single_block(cd: ClassData, size: int) -> bytes | None:
+    ann = cd.annotations
+    if not ann:
+        return None
+    blk = ann[0]
+    if type(blk) is not BlockData or blk.long_header or len(blk.data) != size:
+        return None
+    return blk.data
+
+
+def _items(cd: ClassData, n: int) -> list[Any] | None:
+    items = cd.annotations[1:]  # type: ignore[index]
+    if len(items) != n:
+        return None
+    for x in items:
+        if type(x) is BlockData:
+            return None
+    return items
+
+
+def _fill_arraylist(c: JavaArrayList, cds: list[ClassData]) -> bool:
+    cd = cds[0]
+    blk = _single_block(cd, 4)
+    if blk is None:
+        return False
+    n = _I.unpack(blk)[0]
+    if cd.values[0] != n:
+        return False
+    items = _items(cd, n)
+    if items is None:
+        return False
+    c.extend(items)
+    return True
+
+
+def _fill_linkedlist(c: JavaLinkedList, cds: list[ClassData]) -> bool:
+    cd = cds[0]
+    blk = _single_block(cd, 4)
+    if blk is None:
+        return False
+    items = _items(cd, _I.unpack(blk)[0])
+    if items is None:
+        return False
+    c.extend(items)
+    return True
+
+
+def _fill_pairs(c: dict, items: list[Any]) -> bool:
+    it = iter(items)
+    for k in it:
+        c[k] = next(it)
+    return len(c) * 2 == len(items)
+
+
+def _fill_hashmap_part(c: JavaHashMap, cd: ClassData) -> bool:
+    blk = _single_block(cd, 8)
+    if blk is None:
+        return False
+    buckets, n = _II.unpack(blk)
+    lf, thr = cd.values
+    if type(lf) is not float or lf != lf or type(thr) is not int:
+        return False
+    items = _items(cd, 2 * n)
+    if items is None or not _fill_pairs(c, items):
+        return False
+    c.load_factor = lf
+    c.threshold = thr
+    c.buckets = buckets
+    return True
+
+
+def _fill_hashmap(c: JavaHashMap, cds: list[ClassData]) -> bool:
+    return _fill_hashmap_part(c, cds[0])
+
+
+def _fill_linkedhashmap(c: JavaLinkedHashMap, cds: list[ClassData]) -> bool:
+    if not _fill_hashmap_part(c, cds[0]):
+        return False
+    ao = cds[1].values[0]
+    if type(ao) is not bool:
+        return False
+    c.access_order = ao
+    return True
+
+
+def _fill_hashset(c: JavaHashSet, cds: list[ClassData]) -> bool:
+    cd = cds[0]
+    blk = _single_block(cd, 12)
+    if blk is None:
+        return False
+    cap, lf, n = _IFI.unpack(blk)
+    if lf != lf or _F.pack(lf) != blk[4:8]:
+        return False
+    items = _items(cd, n)
+    if items is None:
+        return False
+    for x in items:
+        c.add(x)
+    if len(c) != n:
+        return False
+    c.capacity = cap
+    c.load_factor = lf
+    return True
+
+
+def _fill_treemap(c: JavaTreeMap, cds: list[ClassData]) -> bool:
+    cd = cds[0]
+    blk = _single_block(cd, 4)
+    if blk is None:
+        return False
+    n = _I.unpack(blk)[0]
+    items = _items(cd, 2 * n)
+    if items is None or not _fill_pairs(c, items):
+        return False
+    comparator = cd.values[0]
+    if comparator is None:
+        keys = list(c)
+        order = natural_order(keys)
+        if order is not None and order != keys:
+            return False  # not in natural order: the writer would reorder it
+    c.comparator = comparator
+    return True
+
+
+def _fill_date(c: JavaDate, cds: list[ClassData]) -> bool:
+    cd = cds[0]
+    blk = _single_block(cd, 8)
+    if blk is None or len(cd.annotations) != 1:  # type: ignore[arg-type]
+        return False
+    c.millis = _Q.unpack(blk)[0]
+    return True
+
+
+_COLLECTIONS: dict[int, tuple[Callable[[], Any], Callable[[Any, list[ClassData]], bool]]] = {
+    id(ARRAYLIST): (JavaArrayList, _fill_arraylist),
+    id(LINKEDLIST): (JavaLinkedList, _fill_linkedlist),
+    id(HASHMAP): (JavaHashMap, _fill_hashmap),
+    id(LINKEDHASHMAP): (JavaLinkedHashMap, _fill_linkedhashmap),
+    id(HASHSET): (JavaHashSet, _fill_hashset),
+    id(TREEMAP): (JavaTreeMap, _fill_treemap),
+    id(DATE): (lambda: JavaDate(0), _fill_date),
+}

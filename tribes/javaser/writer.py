@@ -1,0 +1,690 @@
+"""ObjectOutputStream: writes Python values as Java's ObjectOutputStream writes the Java values.
+
+Primitive writes (``write_int``, ``write_utf``, ...) go to a block-data buffer that is cut into
+1024-byte records and flushed before every object, on ``flush()`` and in ``getvalue()``, exactly
+as java.io.ObjectOutputStream does it. Handles follow Java's rules: an object written twice
+(the same Python object) becomes a back-reference; class descriptors and field type strings are
+shared per class / per signature, as they are in Java.
+"""
+from __future__ import annotations
+
+import struct
+from typing import Any, Callable
+
+from . import mutf8
+from .constants import (
+    BASE_WIRE_HANDLE,
+    MAX_BLOCK_SIZE,
+    SC_EXTERNALIZABLE,
+    SC_SERIALIZABLE,
+    SC_WRITE_METHOD,
+    STREAM_HEADER,
+    TC_ARRAY,
+    TC_BLOCKDATA,
+    TC_BLOCKDATALONG,
+    TC_CLASS,
+    TC_CLASSDESC,
+    TC_ENDBLOCKDATA,
+    TC_ENUM,
+    TC_EXCEPTION,
+    TC_LONGSTRING,
+    TC_NULL,
+    TC_OBJECT,
+    TC_PROXYCLASSDESC,
+    TC_REFERENCE,
+    TC_RESET,
+    TC_STRING,
+)
+from .errors import DEFAULT_LIMITS, JavaSerializationError, LimitExceeded, Limits
+from .known import (
+    ARRAYLIST,
+    BOOLEAN,
+    BYTE_ARRAY,
+    DATE,
+    HASHMAP,
+    HASHSET,
+    LINKEDHASHMAP,
+    LINKEDLIST,
+    TREEMAP,
+    WRAPPERS,
+    hashmap_capacity,
+    hashmap_order,
+    natural_order,
+)
+from .layout import _FMT, chain, conv_out, layout
+from .reader import _ensure_recursion
+from .values import (
+    RESET,
+    BlockData,
+    ClassDesc,
+    JavaArray,
+    JavaArrayList,
+    JavaBoolean,
+    JavaByte,
+    JavaByteArray,
+    JavaCharacter,
+    JavaClass,
+    JavaDate,
+    JavaDouble,
+    JavaEnum,
+    JavaFloat,
+    JavaHashMap,
+    JavaHashSet,
+    JavaInteger,
+    JavaLinkedHashMap,
+    JavaLinkedList,
+    JavaLong,
+    JavaObject,
+    JavaShort,
+    JavaString,
+    JavaTreeMap,
+    JavaWriteAborted,
+)
+
+_I = struct.Struct(">i")
+_Q = struct.Struct(">q")
+_H = struct.Struct(">H")
+_h = struct.Struct(">h")
+_F = struct.Struct(">f")
+_D = struct.Struct(">d")
+_REF = struct.Struct(">BI")
+
+_MISSING = object()
+
+
+class ObjectOutputStream:
+    """Builds one serialization stream in memory; ``getvalue()`` returns its bytes."""
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        _ensure_recursion(limits.max_depth)
+        self._out = bytearray(STREAM_HEADER)
+        self._blk = bytearray()
+        self._depth = 0
+        self._journal: list[tuple[dict, Any, Any]] | None = None
+        self._clear()
+
+    def _clear(self) -> None:
+        self._h: dict[Any, int] = {}  # id(obj) / ('d', desc key) / ('t', str) / ('e', ...) -> handle
+        self._next = 0
+        self._keep: list[Any] = []
+
+    # ------------------------------------------------------------------ primitives (block data)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """``write(byte[])``: raw bytes as primitive data."""
+        self._blk += data
+
+    def write_boolean(self, v: bool) -> None:
+        self._blk.append(1 if v else 0)
+
+    def write_byte(self, v: int) -> None:
+        self._blk.append(v & 0xFF)
+
+    def write_short(self, v: int) -> None:
+        self._blk += _H.pack(v & 0xFFFF)
+
+    def write_char(self, v: str | int) -> None:
+        self._blk += _H.pack((ord(v) if isinstance(v, str) else v) & 0xFFFF)
+
+    def write_int(self, v: int) -> None:
+        self._blk += _I.pack(_wrap(v, 32))
+
+    def write_long(self, v: int) -> None:
+        self._blk += _Q.pack(_wrap(v, 64))
+
+    def write_float(self, v: float) -> None:
+        self._blk += _F.pack(v)
+
+    def write_double(self, v: float) -> None:
+        self._blk += _D.pack(v)
+
+    def write_bytes(self, s: str) -> None:
+        """``writeBytes(String)``: the low byte of each char."""
+        self._blk += bytes(ord(c) & 0xFF for c in s)
+
+    def write_chars(self, s: str) -> None:
+        self._blk += s.encode("utf-16-be", "surrogatepass")
+
+    def write_utf(self, s: str) -> None:
+        """``writeUTF(String)``: u2 length + modified UTF-8 (at most 65535 bytes)."""
+        raw = getattr(s, "raw", None)
+        enc = raw if raw is not None else mutf8.encode(s)
+        if len(enc) > 0xFFFF:
+            raise JavaSerializationError(
+                f"writeUTF takes at most 65535 bytes of modified UTF-8, this string needs {len(enc)}"
+            )
+        self._blk += _H.pack(len(enc))
+        self._blk += enc
+
+    def _drain(self) -> None:
+        blk = self._blk
+        if not blk:
+            return
+        out = self._out
+        n = len(blk)
+        for start in range(0, n, MAX_BLOCK_SIZE):
+            chunk = blk[start : start + MAX_BLOCK_SIZE]
+            if len(chunk) <= 0xFF:
+                out.append(TC_BLOCKDATA)
+                out.append(len(chunk))
+            else:
+                out.append(TC_BLOCKDATALONG)
+                out += _I.pack(len(chunk))
+            out += chunk
+        self._blk = bytearray()
+
+    def flush(self) -> None:
+        """Write pending primitive data as block-data records (Java's ``flush()``)."""
+        self._drain()
+
+    def getvalue(self) -> bytes:
+        """The stream so far (pending primitive data flushed first, as ``close()`` would)."""
+        self._drain()
+        return bytes(self._out)
+
+    def reset(self) -> None:
+        """``reset()``: TC_RESET; objects written before are written anew afterwards."""
+        self._drain()
+        self._out.append(TC_RESET)
+        self._clear()
+
+    # ------------------------------------------------------------------ objects (public)
+
+    def write_object(self, value: Any) -> None:
+        """``writeObject(obj)``. On failure nothing of the object is left in the stream."""
+        self._drain()
+        out_len = len(self._out)
+        self._journal = []
+        keep_len = len(self._keep)
+        next_h = self._next
+        try:
+            self._w(value)
+        except BaseException as exc:
+            del self._out[out_len:]
+            for table, key, old in reversed(self._journal):
+                if old is _MISSING:
+                    table.pop(key, None)
+                else:
+                    table[key] = old
+            del self._keep[keep_len:]
+            self._next = next_h
+            self._depth = 0
+            self._journal = None
+            if isinstance(exc, RecursionError):
+                raise LimitExceeded("max_depth", self.limits.max_depth, self._depth, "nesting depth") from None
+            if isinstance(exc, (struct.error, OverflowError, ValueError, TypeError)) and not isinstance(
+                exc, JavaSerializationError
+            ):
+                raise JavaSerializationError(f"cannot write {type(value).__name__}: {exc}") from exc
+            raise
+        self._journal = None
+        if len(self._out) > self.limits.max_total_bytes:
+            raise LimitExceeded("max_total_bytes", self.limits.max_total_bytes, len(self._out), "stream size")
+
+    def write_block_record(self, data: bytes, long_header: bool | None = None) -> None:
+        """Write one block-data record exactly (for re-emitting streams record by record)."""
+        self._drain()
+        _emit_block(self._out, BlockData(data, long_header))
+
+    def write_content(self, item: Any) -> None:
+        """Write an item as ``ObjectInputStream.read_content`` returns it."""
+        if type(item) is BlockData:
+            self._drain()
+            _emit_block(self._out, item)
+        elif item is RESET:
+            self.reset()
+        elif type(item) is JavaWriteAborted:
+            self._drain()
+            self._out += item.partial
+            self._out.append(TC_EXCEPTION)
+            self._clear()
+            self._journal = []
+            self._w(item.exception)
+            self._journal = None
+            self._clear()
+        else:
+            self.write_object(item)
+
+    # ------------------------------------------------------------------ internals
+
+    def _assign(self, key: Any, obj: Any) -> None:
+        h = self._next
+        self._next = h + 1
+        table = self._h
+        if self._journal is not None:
+            self._journal.append((table, key, table.get(key, _MISSING)))
+        table[key] = h
+        self._keep.append(obj)
+
+    def _ref(self, key: Any) -> bool:
+        h = self._h.get(key)
+        if h is None:
+            return False
+        self._out += _REF.pack(TC_REFERENCE, BASE_WIRE_HANDLE + h)
+        return True
+
+    def _w(self, v: Any) -> None:
+        if v is None:
+            self._out.append(TC_NULL)
+            return
+        f = _DISPATCH.get(type(v))
+        if f is None:
+            f = _resolve(type(v))
+        f(self, v)
+
+    def _enter(self) -> None:
+        self._depth += 1
+        if self._depth > self.limits.max_depth:
+            raise LimitExceeded("max_depth", self.limits.max_depth, self._depth, "nesting depth")
+
+    # strings
+
+    def _new_string(self, s: str) -> None:
+        raw = getattr(s, "raw", None)
+        enc = raw if raw is not None else mutf8.encode(s)
+        out = self._out
+        if len(enc) <= 0xFFFF and not getattr(s, "long_form", False):
+            out.append(TC_STRING)
+            out += _H.pack(len(enc))
+        else:
+            out.append(TC_LONGSTRING)
+            out += _Q.pack(len(enc))
+        out += enc
+
+    def _w_str(self, s: str) -> None:
+        k = id(s)
+        if self._ref(k):
+            return
+        self._assign(k, s)
+        self._new_string(s)
+
+    def _w_type_string(self, s: str) -> None:
+        if self._ref(id(s)):
+            return
+        unshared = getattr(s, "unshared", False)
+        if not unshared and self._ref(("t", str(s))):
+            return
+        self._assign(id(s), s)
+        if not unshared:
+            self._h[("t", str(s))] = self._next - 1
+        self._new_string(s)
+
+    def _w_utf_raw(self, s: str) -> None:
+        raw = getattr(s, "raw", None)
+        enc = raw if raw is not None else mutf8.encode(s)
+        if len(enc) > 0xFFFF:
+            raise JavaSerializationError(f"name {s[:40]!r}... longer than 65535 bytes")
+        self._out += _H.pack(len(enc))
+        self._out += enc
+
+    # class descriptors
+
+    def _w_desc(self, d: ClassDesc | None) -> None:
+        if d is None:
+            self._out.append(TC_NULL)
+            return
+        key = ("d", d.key())
+        if self._ref(key):
+            return
+        self._enter()
+        out = self._out
+        if d.proxy_interfaces is not None:
+            out.append(TC_PROXYCLASSDESC)
+            self._assign(key, d)
+            out += _I.pack(len(d.proxy_interfaces))
+            for name in d.proxy_interfaces:
+                self._w_utf_raw(name)
+        else:
+            out.append(TC_CLASSDESC)
+            self._assign(key, d)
+            self._w_utf_raw(d.name)
+            out += _Q.pack(d.suid)
+            out.append(d.flags & 0xFF)
+            out += _h.pack(len(d.fields))
+            for f in d.fields:
+                out.append(ord(f.typecode))
+                self._w_utf_raw(f.name)
+                if f.classname is not None:
+                    self._w_type_string(f.classname)
+        self._w_items(d.annotations)
+        self._w_desc(d.superclass)
+        self._depth -= 1
+
+    def _w_items(self, items: list[Any] | None) -> None:
+        if items:
+            out = self._out
+            for it in items:
+                if type(it) is BlockData:
+                    _emit_block(out, it)
+                else:
+                    self._w(it)
+        self._out.append(TC_ENDBLOCKDATA)
+
+    # wrappers
+
+    def _w_wrapper(self, v: Any) -> None:
+        k = id(v)
+        if self._ref(k):
+            return
+        desc, fmt = WRAPPERS[type(v)]
+        self._out.append(TC_OBJECT)
+        self._w_desc(desc)
+        self._assign(k, v)
+        bits = getattr(v, "bits", None) if type(v) is JavaFloat else None
+        if bits is not None:
+            self._out += _I.pack(bits - (1 << 32) if bits >= 1 << 31 else bits)
+        elif type(v) is JavaCharacter:
+            self._out += _H.pack(ord(v))
+        else:
+            self._out += struct.pack(fmt, v)
+
+    def _w_bool(self, v: Any) -> None:
+        k = id(v)
+        if self._ref(k):
+            return
+        self._out.append(TC_OBJECT)
+        self._w_desc(BOOLEAN)
+        self._assign(k, v)
+        self._out.append(1 if v else 0)
+
+    def _w_int(self, v: int) -> None:
+        if -(1 << 31) <= v < (1 << 31):
+            self._w_wrapper(JavaInteger.value_of(v))
+        elif -(1 << 63) <= v < (1 << 63):
+            self._w_wrapper(JavaLong.value_of(v))
+        else:
+            raise JavaSerializationError(f"{v} does not fit a Java long; use a JavaObject for BigInteger")
+
+    def _w_float(self, v: float) -> None:
+        self._w_wrapper(JavaDouble(v))
+
+    # arrays
+
+    def _w_bytes(self, v: bytes) -> None:
+        k = id(v)
+        if self._ref(k):
+            return
+        self._enter()
+        self._out.append(TC_ARRAY)
+        self._w_desc(BYTE_ARRAY)
+        self._assign(k, v)
+        self._out += _I.pack(len(v))
+        self._out += v
+        self._depth -= 1
+
+    def _w_array(self, v: JavaArray) -> None:
+        k = id(v)
+        if self._ref(k):
+            return
+        self._enter()
+        desc = v.desc
+        out = self._out
+        out.append(TC_ARRAY)
+        self._w_desc(desc)
+        self._assign(k, v)
+        out += _I.pack(len(v))
+        code = desc.name[1]
+        if code in _FMT:
+            if code in "ZCF":
+                vals = []
+                for x in v:
+                    bits = getattr(x, "bits", None) if code == "F" else None
+                    vals.append(bits if bits is not None else conv_out(code, x))
+                if code == "F":
+                    for x, y in zip(v, vals):
+                        b = getattr(x, "bits", None)
+                        out += _I.pack(b - (1 << 32) if b >= 1 << 31 else b) if b is not None else _F.pack(y)
+                else:
+                    out += struct.pack(f">{len(vals)}{_FMT[code]}", *vals)
+            else:
+                out += struct.pack(f">{len(v)}{_FMT[code]}", *v)
+        else:
+            w = self._w
+            for x in v:
+                w(x)
+        self._depth -= 1
+
+    # objects
+
+    def _begin(self, v: Any, desc: ClassDesc) -> bool:
+        k = id(v)
+        if self._ref(k):
+            return False
+        self._enter()
+        self._out.append(TC_OBJECT)
+        self._w_desc(desc)
+        self._assign(k, v)
+        return True
+
+    def _w_elements_block(self, header: bytes, items: Any) -> None:
+        out = self._out
+        out.append(TC_BLOCKDATA)
+        out.append(len(header))
+        out += header
+        w = self._w
+        for x in items:
+            w(x)
+        out.append(TC_ENDBLOCKDATA)
+
+    def _w_arraylist(self, v: list) -> None:
+        if not self._begin(v, ARRAYLIST):
+            return
+        n = len(v)
+        self._out += _I.pack(n)
+        self._w_elements_block(_I.pack(n), list(v))
+        self._depth -= 1
+
+    def _w_linkedlist(self, v: JavaLinkedList) -> None:
+        if not self._begin(v, LINKEDLIST):
+            return
+        self._w_elements_block(_I.pack(len(v)), list(v))
+        self._depth -= 1
+
+    def _map_layout(self, v: dict) -> tuple[float, int, int, list[Any]]:
+        keys = list(v)
+        buckets = getattr(v, "buckets", None)
+        lf = getattr(v, "load_factor", 0.75)
+        if buckets is None:
+            buckets, thr = hashmap_capacity(len(keys), lf)
+            if type(v) is not JavaLinkedHashMap:
+                keys = hashmap_order(keys, buckets) or keys
+        else:
+            thr = v.threshold if v.threshold is not None else hashmap_capacity(len(keys), lf)[1]  # type: ignore[attr-defined]
+        return lf, thr, buckets, keys
+
+    def _w_hashmap(self, v: dict) -> None:
+        linked = type(v) is JavaLinkedHashMap
+        if not self._begin(v, LINKEDHASHMAP if linked else HASHMAP):
+            return
+        lf, thr, buckets, keys = self._map_layout(v)
+        self._out += _F.pack(lf)
+        self._out += _I.pack(thr)
+        pairs = []
+        for k in keys:
+            pairs.append(k)
+            pairs.append(v[k])
+        self._w_elements_block(_I.pack(buckets) + _I.pack(len(keys)), pairs)
+        if linked:
+            self._out.append(1 if v.access_order else 0)  # type: ignore[attr-defined]
+        self._depth -= 1
+
+    def _w_treemap(self, v: JavaTreeMap) -> None:
+        if not self._begin(v, TREEMAP):
+            return
+        comparator = getattr(v, "comparator", None)
+        self._w(comparator)
+        keys = list(v)
+        if comparator is None:
+            keys = natural_order(keys) or keys
+        pairs = []
+        for k in keys:
+            pairs.append(k)
+            pairs.append(v[k])
+        self._w_elements_block(_I.pack(len(keys)), pairs)
+        self._depth -= 1
+
+    def _w_hashset(self, v: Any) -> None:
+        if not self._begin(v, HASHSET):
+            return
+        items = list(v)
+        cap = getattr(v, "capacity", None)
+        lf = getattr(v, "load_factor", 0.75)
+        if cap is None:
+            cap, _thr = hashmap_capacity(len(items), lf)
+            items = hashmap_order(items, cap) or items
+        self._w_elements_block(_I.pack(cap) + _F.pack(lf) + _I.pack(len(items)), items)
+        self._depth -= 1
+
+    def _w_date(self, v: JavaDate) -> None:
+        if not self._begin(v, DATE):
+            return
+        out = self._out
+        out.append(TC_BLOCKDATA)
+        out.append(8)
+        out += _Q.pack(v.millis)
+        out.append(TC_ENDBLOCKDATA)
+        self._depth -= 1
+
+    def _w_enum(self, v: JavaEnum) -> None:
+        key = ("e", v.desc.key(), str(v.name))
+        if self._ref(key):
+            return
+        self._enter()
+        self._out.append(TC_ENUM)
+        self._w_desc(v.desc)
+        self._assign(key, v)
+        name = v.name
+        self._assign(id(name), name)
+        self._new_string(name)
+        self._depth -= 1
+
+    def _w_class(self, v: JavaClass) -> None:
+        k = id(v)
+        if self._ref(k):
+            return
+        self._out.append(TC_CLASS)
+        self._w_desc(v.desc)
+        self._assign(k, v)
+
+    def _w_object(self, v: JavaObject) -> None:
+        if not self._begin(v, v.desc):
+            return
+        if v.desc.flags & SC_EXTERNALIZABLE:
+            if len(v.class_data) != 1:
+                raise JavaSerializationError(f"externalizable {v.desc.name} needs exactly one ClassData")
+            self._w_items(v.class_data[0].annotations)
+            self._depth -= 1
+            return
+        for cd in v.class_data:
+            d = cd.desc
+            if d.flags & SC_SERIALIZABLE and d.fields:
+                self._w_fields(d, cd.values)
+            if d.flags & SC_WRITE_METHOD and d.flags & SC_SERIALIZABLE:
+                self._w_items(cd.annotations)
+        self._depth -= 1
+
+    def _w_fields(self, d: ClassDesc, values: list[Any]) -> None:
+        lay = layout(d)
+        if len(values) != lay.nfields:
+            raise JavaSerializationError(f"{d.name}: {len(values)} values for {lay.nfields} fields")
+        if lay.prim_idx:
+            codes = lay.prim_codes
+            try:
+                if lay.plain:
+                    prims = [values[i] for i in lay.prim_idx]
+                else:
+                    prims = [conv_out(c, values[i]) for c, i in zip(codes, lay.prim_idx)]
+                packed = bytearray(lay.struct.pack(*prims))
+            except (struct.error, TypeError, ValueError) as exc:
+                names = [d.fields[i].name for i in lay.prim_idx]
+                raise JavaSerializationError(f"{d.name}: bad primitive field value among {names}: {exc}") from exc
+            if lay.float_offsets:
+                fi = 0
+                for c, i in zip(codes, lay.prim_idx):
+                    if c == "F":
+                        bits = getattr(values[i], "bits", None)
+                        if bits is not None:
+                            off = lay.float_offsets[fi]
+                            packed[off : off + 4] = bits.to_bytes(4, "big")
+                        fi += 1
+            self._out += packed
+        w = self._w
+        for i in lay.obj_idx:
+            w(values[i])
+
+
+def _emit_block(out: bytearray, blk: BlockData) -> None:
+    n = len(blk.data)
+    if blk.long_header:
+        out.append(TC_BLOCKDATALONG)
+        out += _I.pack(n)
+    else:
+        if n > 0xFF:
+            raise JavaSerializationError(f"a short block data record holds at most 255 bytes, not {n}")
+        out.append(TC_BLOCKDATA)
+        out.append(n)
+    out += blk.data
+
+
+def _wrap(v: int, bits: int) -> int:
+    v = int(v)
+    lo = -(1 << (bits - 1))
+    if not lo <= v < -lo:
+        raise OverflowError(f"{v} does not fit {bits} bits")
+    return v
+
+
+_DISPATCH: dict[type, Callable[[ObjectOutputStream, Any], None]] = {
+    str: ObjectOutputStream._w_str,
+    JavaString: ObjectOutputStream._w_str,
+    bool: ObjectOutputStream._w_bool,
+    JavaBoolean: ObjectOutputStream._w_bool,
+    int: ObjectOutputStream._w_int,
+    float: ObjectOutputStream._w_float,
+    JavaInteger: ObjectOutputStream._w_wrapper,
+    JavaLong: ObjectOutputStream._w_wrapper,
+    JavaShort: ObjectOutputStream._w_wrapper,
+    JavaByte: ObjectOutputStream._w_wrapper,
+    JavaFloat: ObjectOutputStream._w_wrapper,
+    JavaDouble: ObjectOutputStream._w_wrapper,
+    JavaCharacter: ObjectOutputStream._w_wrapper,
+    bytes: ObjectOutputStream._w_bytes,
+    JavaByteArray: ObjectOutputStream._w_bytes,
+    bytearray: ObjectOutputStream._w_bytes,
+    JavaArray: ObjectOutputStream._w_array,
+    list: ObjectOutputStream._w_arraylist,
+    JavaArrayList: ObjectOutputStream._w_arraylist,
+    JavaLinkedList: ObjectOutputStream._w_linkedlist,
+    dict: ObjectOutputStream._w_hashmap,
+    JavaHashMap: ObjectOutputStream._w_hashmap,
+    JavaLinkedHashMap: ObjectOutputStream._w_hashmap,
+    JavaTreeMap: ObjectOutputStream._w_treemap,
+    set: ObjectOutputStream._w_hashset,
+    frozenset: ObjectOutputStream._w_hashset,
+    JavaHashSet: ObjectOutputStream._w_hashset,
+    JavaDate: ObjectOutputStream._w_date,
+    JavaEnum: ObjectOutputStream._w_enum,
+    JavaClass: ObjectOutputStream._w_class,
+    ClassDesc: ObjectOutputStream._w_desc,
+    JavaObject: ObjectOutputStream._w_object,
+}
+
+
+def _resolve(t: type) -> Callable[[ObjectOutputStream, Any], None]:
+    for base in t.__mro__[1:]:
+        f = _DISPATCH.get(base)
+        if f is not None:
+            if base in (int, float, str, bytes, list, dict, set):
+                # a user subclass of a builtin: map like the builtin
+                pass
+            _DISPATCH[t] = f
+            return f
+
+    def fail(self: ObjectOutputStream, v: Any) -> None:
+        raise JavaSerializationError(
+            f"no Java mapping for Python type {t.__module__}.{t.__qualname__}; "
+            "build a JavaObject with a ClassDesc for it"
+        )
+
+    return fail

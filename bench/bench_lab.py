@@ -29,12 +29,12 @@ _STARTUP = re.compile(r"Server startup in \[(\d+)\] milliseconds")
 _INIT = re.compile(r"Server initialization in \[(\d+)\] milliseconds")
 
 
-def one_run(version: str) -> dict[str, float]:
+def one_run(version: str, jvm_opts: list[str]) -> dict[str, float]:
     r: dict[str, float] = {}
     t0 = time.monotonic()
     lab = Lab("tbb", "10.77.10")
     try:
-        cluster = TomcatCluster(lab, version=version)
+        cluster = TomcatCluster(lab, version=version, jvm_opts=jvm_opts)
         cluster.add_node(start=False)
         cluster.add_node(start=False)
         lab.add_host("peer", index=100)
@@ -68,18 +68,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="interop lab start-up time")
     ap.add_argument("--version", default="10", choices=["10", "9"])
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--jvm-opt", action="append", default=[], help="extra Tomcat JVM option (repeatable)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
     # builds (CATALINA_HOME for 9, web app, peer classes) are cached; do them outside the timing
     catalina_home(args.version)
     build_webapp(args.version)
     peer_classpath(args.version)
-    runs = [one_run(args.version) for _ in range(args.runs)]
+    runs = [one_run(args.version, args.jvm_opt) for _ in range(args.runs)]
     keys = list(runs[0])
     summary = {k: {"median": statistics.median(r[k] for r in runs), "min": min(r[k] for r in runs),
                    "max": max(r[k] for r in runs)} for k in keys}
     result: dict[str, Any] = {"bench": "lab_startup", "tomcat_version": args.version, "runs": args.runs,
-                              "cpus": os.cpu_count(), "results": summary,
+                              "jvm_opts": args.jvm_opt, "cpus": os.cpu_count(), "results": summary,
                               "ratio_node_ready_vs_tomcat_reported": summary["node1_ready_s"]["median"]
                               / summary["node1_tomcat_reported_s"]["median"]}
     if args.json:

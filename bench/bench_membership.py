@@ -100,6 +100,9 @@ def run_version(version: str, rounds: int) -> dict[str, Any]:
                 ref = p2.stopped_at or 0
                 py = _nth(p1, "disappeared", h2.address, n_gone)
                 tc = wait_line(t1, h2.address, "disappeared", timeout=15, after=ref)
+                if py["reason"] != "shutdown" or not tc["command"]:
+                    raise RuntimeError(f"the shutdown heartbeat was not seen: python {py['reason']}, "
+                                       f"tomcat command {tc['command']!r}")
                 record("stop python", _t(py) - ref, tc["t"] - ref)
                 p2 = PyNode(h2, ["--mcast-port", str(PORT)])
                 wait_line(t1, h2.address, "added", timeout=30, after=_iso(p2.local["startedAt"]))

@@ -28,7 +28,8 @@ from interop.lab import Host
 
 log = logging.getLogger("tribes.interop.peer")
 
-DEFAULT_JVM_OPTS = ("-Xms32m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+# Full JIT (no TieredStopAtLevel): the peer is the Java side of benchmarks.
+DEFAULT_JVM_OPTS = ("-Xms32m", "-Xmx256m", "-XX:+UseSerialGC")
 Event = dict[str, Any]
 
 

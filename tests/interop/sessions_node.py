@@ -21,7 +21,6 @@ import os
 import sys
 import threading
 import time
-import tracemalloc
 from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -78,6 +77,7 @@ async def main() -> None:
     out({"event": "ready", "members": [m.name for m in cluster.channel.members()],
          "local": cluster.channel.local_member.name, "transfer": results,
          "transfer_s": round(time.monotonic() - t0, 3),
+         "transfer_ms": {n: dm.state_transfer_ms for n, dm in cluster.managers.items()},
          "sessions": {n: len(dm.sessions) for n, dm in cluster.managers.items()}})
 
     loop = asyncio.get_running_loop()
@@ -131,6 +131,12 @@ async def handle(cluster: SimpleTcpCluster, cmd: dict[str, Any]) -> dict[str, An
     if op == "create":
         attrs = {k: value_from_json(v) for k, v in (cmd.get("attrs") or {}).items()}
         s = ctx.create_session(attrs, cmd.get("id"), cmd.get("max_inactive"))
+        if cmd.get("principal"):
+            from tribes.managers.principal import Principal
+            p = cmd["principal"]
+            with ctx.request(s.id) as sess:
+                sess.set_principal(Principal(p["name"], list(p.get("roles", [])), p.get("password")))
+                sess.set_auth_type(cmd.get("auth_type", "FORM"))
         await cluster.flush()
         return {"id": s.id}
     if op == "create_many":
@@ -180,5 +186,4 @@ async def handle(cluster: SimpleTcpCluster, cmd: dict[str, Any]) -> dict[str, An
 
 
 if __name__ == "__main__":
-    tracemalloc  # noqa: B018 (kept importable for ad-hoc profiling)
     asyncio.run(main())

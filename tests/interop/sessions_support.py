@@ -136,3 +136,38 @@ def attr_map(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def route_base(sid: str) -> str:
     return sid.split(".", 1)[0]
+
+
+INJECT = r"""
+import json, socket, sys, time, os
+sys.path.insert(0, os.environ["REPO"])
+from tribes.io.channel_data import ChannelData, new_unique_id
+from tribes.io.framing import FrameDecoder
+from tribes.membership.member import Member
+a = json.loads(sys.argv[1])
+me = Member(host=a["me"], port=4999, unique_id=bytes(range(16)))
+s = socket.create_connection((a["to"], a["port"]), timeout=10)
+dec = FrameDecoder()
+acks = 0
+for hexpayload in a["payloads"]:
+    cd = ChannelData(a["options"], int(time.time() * 1000), new_unique_id(), me, bytes.fromhex(hexpayload))
+    s.sendall(cd.encode_frame())
+    if a["options"] & 2:
+        got = []
+        while not got:
+            got = dec.feed(s.recv(65536))
+        acks += len(got)
+print(json.dumps({"acks": acks}))
+"""
+
+
+def inject(host: Host, to: str, payloads: Sequence[bytes], options: int = 2, port: int = 4000) -> int:
+    """Send raw ChannelData frames (our own uniqueId/address) from `host`; returns the ACK count."""
+    import sys as _sys
+    from interop.lab import REPO_ROOT
+    arg = json.dumps({"me": host.address, "to": to, "port": port, "options": options,
+                      "payloads": [p.hex() for p in payloads]})
+    res = host.run([_sys.executable, "-c", INJECT, arg], env={**os.environ, "REPO": REPO_ROOT}, timeout=60)
+    if res.returncode != 0:
+        raise PyNodeError(f"inject failed: {res.stderr[-2000:]}")
+    return int(json.loads(res.stdout.strip().splitlines()[-1])["acks"])

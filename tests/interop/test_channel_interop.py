@@ -38,11 +38,16 @@ def javaser_bytes(data: bytes) -> bytes:
     return dumps(data)
 
 
+@pytest.fixture(scope="module")
+def lab(lab_factory: Callable[..., Lab]) -> Lab:
+    require_root_and_java(10)
+    return lab_factory("tn", "10.77.14")
+
+
 @pytest.fixture(scope="module", params=[10, 9], ids=["tomcat10", "tomcat9"])
-def pair(request: pytest.FixtureRequest, lab_factory: Callable[..., Lab]) -> Iterator[dict[str, Any]]:
+def pair(request: pytest.FixtureRequest, lab: Lab) -> Iterator[dict[str, Any]]:
     version = request.param
     require_root_and_java(version)
-    lab = lab_factory("tn", "10.77.14")
     idx = 10 if version == 10 else 20
     hj = lab.add_host(f"j{idx}", index=idx)
     hp = lab.add_host(f"p{idx}", index=idx + 1)
@@ -110,7 +115,7 @@ def test_java_values_both_ways(pair: dict[str, Any]) -> None:
             assert jm["options"] == options
     # Strings: Python -> Java, echoed back by a Java echo peer -> Python
     lab = pair["lab"]
-    he = lab.add_host(f"e{pair['version']}", index=pair["version"] + 100)
+    he = lab.add_host(f"e{pair['version']}", index=100 if pair["version"] == 10 else 102)
     je = start_tribes_peer(he, "echo", pair["mcast"], version=pair["version"])
     try:
         pp.wait_member(he.address, timeout=30)
@@ -133,8 +138,9 @@ def test_every_interceptor_in_the_stack_both_ways(pair: dict[str, Any]) -> None:
     """Gzip, Order, Fragmentation (small maxSize), DomainFilter, Throughput, TcpPing, MessageDispatch,
     TcpFailureDetector on both sides, in the same order: messages arrive intact both ways."""
     lab, version = pair["lab"], pair["version"]
-    hj = lab.add_host(f"k{version}", index=version + 40)
-    hp = lab.add_host(f"q{version}", index=version + 41)
+    base = 40 if version == 10 else 44
+    hj = lab.add_host(f"k{version}", index=base)
+    hp = lab.add_host(f"q{version}", index=base + 1)
     mcast = ["--mcast-port", str(45700 + version), "--domain", "blue"]
     iprops = ["--iprop", "FragmentationInterceptor.maxSize=5000", "--iprop", "DomainFilterInterceptor.domain=blue"]
     jp = start_tribes_peer(hj, "member", mcast + ["--interceptors", ALL_INTERCEPTORS] + iprops, version=version)

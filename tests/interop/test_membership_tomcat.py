@@ -321,5 +321,8 @@ def test_static_membership_service_with_tomcat(tomcat_bed) -> None:  # type: ign
         gone = wait_line(ss1, host.address, "disappeared", timeout=10, after=result["stop_at"])
         assert gone["t"] - result["stop_at"] < 1.0
         assert [e.kind.value for e in result["events"]] == ["added"]
+        bad = [x for x in ss1.log_text().splitlines() if " SEVERE " in x or "Unable to deserialize" in x
+               or "StaticMembershipProvider" in x and " WARNING " in x]
+        assert bad == [], bad
     finally:
         cluster.stop()

@@ -14,7 +14,7 @@ import pytest
 from interop.fixtures import require_root_and_java
 from interop.lab import Lab
 from interop.tomcat.node import Browser, TomcatCluster
-from tests.interop.sessions_support import PyNode, attr_map, route_base, tj
+from tests.interop.sessions_support import PyNode, attr_map, inject, route_base, tj
 
 pytestmark = pytest.mark.interop
 
@@ -29,13 +29,14 @@ def lab(lab_factory: Callable[..., Lab]) -> Lab:
 
 @pytest.fixture(scope="module")
 def cluster(lab: Lab, tomcat_cluster: Callable[..., TomcatCluster]) -> TomcatCluster:
-    return tomcat_cluster(lab, 2, version=VERSION)
+    return tomcat_cluster(lab, 2, version=VERSION, fine_logging=True)
 
 
 @pytest.fixture(scope="module")
 def py(lab: Lab, cluster: TomcatCluster) -> Iterator[PyNode]:
     node = PyNode(lab.add_host("py", index=50), ["--jvm-route", "py1", "--context", "/app", "--context", "/",
-                                                  "--version", "10.1", "--events"])
+                                                  "--version", "10.1", "--events", "--manager", "processExpiresFrequency=1",
+                                                  "--background-delay", "1"])
     try:
         assert node.ready["transfer"] == {"localhost#/app": "transferred", "localhost#": "transferred"}, node.ready
         # Tomcat sees us: wait until both nodes logged the Python member
@@ -115,3 +116,183 @@ def test_2_python_session_served_by_tomcat2(lab: Lab, cluster: TomcatCluster, py
     # and the session keeps working on the new id
     r = b.get(t2, "/app/get", {"name": "s"})
     assert r.json()["value"] == "from python"
+
+
+def peek_attrs(node: Any, sid: str) -> dict[str, Any] | None:
+    v = node.peek(sid)
+    return None if v is None else attr_map(v)
+
+
+def wait_until(pred: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        assert time.monotonic() < deadline, f"{what} not met after {timeout} s"
+        time.sleep(0.1)
+
+
+def test_3_updates_removals_invalidate_and_expiry_both_ways(lab: Lab, cluster: TomcatCluster, py: PyNode) -> None:
+    t1, t2 = cluster.nodes
+    b = Browser(lab)
+    sid = b.new_session(t1, replicas=[t2])
+    py.wait_session("/app", sid)
+    # Tomcat -> Python: update and removal
+    set_attr(b, t1, "color", "string", "red")
+    py.wait_session("/app", sid, lambda v: v["attributes"].get("color", {}).get("value") == "red")
+    set_attr(b, t1, "color", "string", "blue")
+    py.wait_session("/app", sid, lambda v: v["attributes"].get("color", {}).get("value") == "blue")
+    assert b.get(t1, "/app/remove", {"name": "color"}).status == 200
+    py.wait_session("/app", sid, lambda v: "color" not in v["attributes"])
+    # Python -> Tomcat: update and removal on the same session
+    py.call("set", ctx="/app", id=sid, name="size", value=tj("java.lang.Integer", 9))
+    for n in (t1, t2):
+        wait_until(lambda: (peek_attrs(n, sid) or {}).get("size") == {"type": "java.lang.Integer", "value": "9"},
+                   what=f"size=9 on {n}")
+    py.call("set", ctx="/app", id=sid, name="size", value=tj("java.lang.Integer", 10))
+    py.call("remove", ctx="/app", id=sid, name="created-on")
+    for n in (t1, t2):
+        wait_until(lambda: (lambda a: a is not None and a.get("size", {}).get("value") == "10"
+                            and "created-on" not in a)(peek_attrs(n, sid)), what=f"update+remove on {n}")
+    # Tomcat invalidate -> gone on Python
+    assert b.get(t1, "/app/invalidate").status == 200
+    py.wait_session("/app", sid, lambda v: v is None)
+    assert t2.peek(sid) is None
+    # Python invalidate -> gone on both Tomcats
+    pid = py.call("create", ctx="/app", attrs={"x": tj("java.lang.String", "y")})["id"]
+    for n in (t1, t2):
+        n.wait_session(pid, ["x"])
+    assert py.call("invalidate", ctx="/app", id=pid)["invalidated"]
+    for n in (t1, t2):
+        wait_until(lambda: n.peek(pid) is None, what=f"invalidation on {n}")
+
+
+def test_3_expiry_both_ways(lab: Lab, cluster: TomcatCluster, py: PyNode) -> None:
+    t1, t2 = cluster.nodes
+    # Tomcat's primary session expires on Tomcat: EVT_SESSION_EXPIRED removes it from Python
+    b = Browser(lab)
+    sid = b.new_session(t1, replicas=[t2])
+    py.wait_session("/app", sid)
+    r = b.get(t1, "/app/maxinactive", {"seconds": "3"})
+    assert r.status == 200
+    py.wait_session("/app", sid, lambda v: v is not None and v["maxInactiveInterval"] == 3)
+    t_set = time.monotonic()
+    py.wait_session("/app", sid, lambda v: v is None, timeout=30)
+    gone_after = time.monotonic() - t_set
+    assert gone_after >= 2.5, f"expired too early ({gone_after:.1f} s)"
+    # Python's primary session expires on Python after maxInactiveInterval and Tomcat drops its
+    # copy at once (its own backup copy would live 2 x 4 s of idleness)
+    pid = py.call("create", ctx="/app", attrs={"x": tj("java.lang.String", "y")}, max_inactive=4)["id"]
+    t0 = time.monotonic()
+    for n in (t1, t2):
+        n.wait_session(pid, ["x"])
+        assert n.peek(pid)["maxInactiveInterval"] == 4
+    wait_until(lambda: py.session("/app", pid) is None, timeout=30, what="python expiry")
+    py_gone = time.monotonic() - t0
+    for n in (t1, t2):
+        wait_until(lambda: n.peek(pid) is None, timeout=30, what=f"expiry replicated to {n}")
+    tomcat_gone = time.monotonic() - t0
+    assert 3.5 <= py_gone and tomcat_gone < 7.5, (py_gone, tomcat_gone)
+
+
+def test_7_unknown_class_passes_through_python_to_tomcat(lab: Lab, cluster: TomcatCluster, py: PyNode) -> None:
+    t1, t2 = cluster.nodes
+    b = Browser(lab)
+    sid = b.new_session(t1, replicas=[t2])
+    py.wait_session("/app", sid)
+    set_attr(b, t1, "bean", "bean", "opaque to python:123")
+    py.wait_session("/app", sid, lambda v: "bean" in v["attributes"])
+    # Python copies the value it cannot interpret into a session of its own
+    pid = py.call("create", ctx="/app", attrs={"marker": tj("java.lang.String", "m")})["id"]
+    for n in (t1, t2):
+        n.wait_session(pid, ["marker"])
+    py.call("set_raw", ctx="/app", id=pid, name="copied", from_id=sid, from_name="bean")
+    for n in (t1, t2):
+        v = n.wait_session(pid, ["copied"])
+        assert attr_map(v)["copied"] == {"type": "tribeslab.Bean", "value": "Bean{text=opaque to python, count=123}"}
+
+
+def test_9_bad_input_is_logged_and_dropped(lab: Lab, cluster: TomcatCluster, py: PyNode) -> None:
+    from tribes.managers.delta_request import DeltaRequest
+    from tribes.managers.session_message import SessionMessage
+    pid = py.call("create", ctx="/app", attrs={"keep": tj("java.lang.String", "me")})["id"]
+    before = py.call("stats")
+    good = DeltaRequest(pid)
+    good.set_attribute("after", "bad input")
+    msgs = [
+        SessionMessage(13, "localhost#/app", pid, b"\xac\xed\x00\x05\x77\x05\x00\x03ab", "u", 1).encode(),  # corrupt delta
+        SessionMessage(77, "localhost#/app", pid, None, "u", 1).encode(),                       # unknown event
+        SessionMessage(13, "localhost#/nosuch", pid, good.serialize(), "u", 1).encode(),        # unknown context
+        SessionMessage(12, "localhost#/app", "SESSION-STATE", b"\xac\xed\x00\x05garbage", "u", 1).encode(),
+        b"\xac\xed\x00\x05\x73\x72\x00\x05broken",                                               # torn envelope
+    ]
+    inj = lab.add_host("inj", index=60)
+    assert inject(inj, "10.77.15.50", msgs, options=2 | 4) == len(msgs)   # every message still ACKed
+    after = py.call("stats")
+    app = after["managers"]["localhost#/app"]
+    assert app["dropped"] - before["managers"]["localhost#/app"]["dropped"] == 3
+    assert after["unknown_context"] - before["unknown_context"] == 1
+    assert py.session("/app", pid)["attributes"]["keep"]["value"] == "me"
+    assert app["sessions"] == before["managers"]["localhost#/app"]["sessions"]
+    log = py.log_tail(60)
+    assert "unknown event type 77" in log and "corrupt DeltaRequest" in log and "localhost#/nosuch" in log
+    # the node still works both ways after the bad input
+    inject(inj, "10.77.15.50", [SessionMessage(13, "localhost#/app", pid, good.serialize(), "u", 2).encode()])
+    py.wait_session("/app", pid, lambda v: v["attributes"].get("after", {}).get("value") == "bad input")
+    cluster.nodes[1].wait_session(pid, ["keep"])
+
+
+def run_cli(lab: Lab, args: list[str], timeout: float = 120) -> Any:
+    import os
+    import sys
+    from interop.lab import REPO_ROOT
+    host = lab.hosts.get("cli") or lab.add_host("cli", index=51)
+    env = {**os.environ, "PYTHONPATH": REPO_ROOT}
+    res = host.run([sys.executable, "-m", "tribes.cli.main", "sessions", "--bind", host.address, *args],
+                   env=env, timeout=timeout)
+    return res
+
+
+def test_8_operator_commands_act_on_real_tomcat(lab: Lab, cluster: TomcatCluster, py: PyNode) -> None:
+    import json
+    t1, t2 = cluster.nodes
+    res = run_cli(lab, ["--context", "/app", "create", "user=operator", "team=ops"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    sid = res.stdout.strip().splitlines()[-1]
+    assert len(sid) == 32, res.stdout
+    for n in (t1, t2):
+        n.wait_session(sid, ["user", "team"])
+    b = Browser(lab)
+    b.cookies["/app"] = sid
+    r = b.get(t2, "/app/get", {"name": "user"})
+    assert r.status == 200 and r.json()["value"] == "operator" and r.json()["type"] == "java.lang.String"
+    sid2 = b.session_id("/app")
+    res = run_cli(lab, ["--context", "/app", "set", sid2, "n", "5", "--java-type", "Integer"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    t1.wait_session(sid2, ["n"])
+    assert attr_map(t1.peek(sid2))["n"] == {"type": "java.lang.Integer", "value": "5"}
+    res = run_cli(lab, ["--context", "/app", "remove", sid2, "team"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    wait_until(lambda: "team" not in attr_map(t2.peek(sid2)), what="remove on tomcat2")
+    # listing as JSON shows it with Java-typed attributes
+    res = run_cli(lab, ["--context", "/app", "--json"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
+    mine = [r for r in rows if r["kind"] == "session" and r["id"] == sid2]
+    assert mine and mine[0]["context"] == "/app" and mine[0]["attributes"]["n"] == {"class": "java.lang.Integer",
+                                                                                     "value": 5}
+    # a logged-in user is logged out on every node by `tribes sessions invalidate`
+    u = Browser(lab)
+    who = u.login(t1)
+    assert who.json()["user"] == "alice"
+    login_id = u.session_id("/app")
+    t2.wait_session(login_id)
+    res = run_cli(lab, ["--context", "/app", "invalidate", login_id])
+    assert res.returncode == 0, res.stderr[-3000:]
+    for n in (t1, t2):
+        wait_until(lambda: n.peek(login_id) is None, what=f"logout on {n}")
+        r = u.get(n, "/app/secure/whoami")
+        assert "tribeslab-login-page" in r.body or r.json().get("user") is None
+    res = run_cli(lab, ["--context", "/app", "invalidate", "NOSUCHSESSION"])
+    assert res.returncode == 1 and "no session NOSUCHSESSION" in res.stderr

@@ -34,3 +34,30 @@ def test_capture_decodes_with_zero_errors(path):
     if os.path.exists(summary):  # counts recorded when the capture was made and checked against Java
         with open(summary, encoding="utf-8") as fh:
             assert dec.counts == json.load(fh)
+
+
+SIDECARS = [p for p in PCAPS if os.path.exists(p.rsplit(".pcap", 1)[0] + ".json")]
+
+
+@pytest.mark.parametrize("path", SIDECARS, ids=[os.path.relpath(p, VECTORS) for p in SIDECARS])
+def test_capture_contents_match_the_bed_sidecar(path):
+    """The bed's sidecar (written from Tomcat's own logs) says which members and sessions are in it."""
+    with open(path.rsplit(".pcap", 1)[0] + ".json", encoding="utf-8") as fh:
+        side = json.load(fh)
+    events = [e.to_json() for e in decode_pcap(path)]
+    members = [e for e in events if e["kind"] == "member"]
+    seen = {(m["host"], m["port"], m["uniqueId"]) for m in members}
+    for node in side.get("nodes", []):
+        if node.get("uniqueId"):
+            assert (node["address"], node["receiverPort"], node["uniqueId"]) in seen, node
+    if "stops gracefully" in side.get("what", ""):
+        assert any(m["shutdown"] for m in members)
+    session = side.get("session", {}).get("created")
+    if session:
+        messages = [e for e in events if e["kind"] == "message"]
+        classes = {m.get("payloadClass") for m in messages}
+        assert "org.apache.catalina.ha.session.SessionMessageImpl" in classes
+        assert any(session in json.dumps(m.get("value")) for m in messages)
+        # state transfer to the joining node: the senders' member records are the nodes'
+        senders = {(m["sender"]["host"], m["sender"]["uniqueId"]) for m in messages}
+        assert {(n["address"], n["uniqueId"]) for n in side["nodes"]} <= senders | seen

@@ -231,3 +231,32 @@ def test_primitive_arrays() -> None:
                 JavaArray("[S", [-1]), JavaArray("[Ljava.lang.String;", ["a", None])]:
         back = loads(dumps(arr))
         assert back == arr and back.class_name == arr.class_name
+
+
+def test_enum_and_class_shared_like_java() -> None:
+    from tribes.javaser import JavaClass, JavaEnum, array_desc
+
+    a, b = JavaEnum("com.x.Color", "RED"), JavaEnum("com.x.Color", "RED")
+    data = dumps([a, b, JavaClass(array_desc("[I")), JavaClass(array_desc("[I"))])
+    back = loads(data)
+    assert back[0] is back[1] and back[2] is back[3]  # one constant / one Class object, as in Java
+    # a stream (not written by Java) with two TC_ENUM of one constant still round-trips
+    first = dumps(a)[4:]
+    desc_ref = bytes.fromhex("7e 71 007e0000".replace(" ", ""))
+    odd = b"\xac\xed\x00\x05" + first + desc_ref + b"\x74\x00\x03RED"
+    items = loads_all(odd)
+    assert items[0] == items[1] and items[0] is not items[1]
+    assert dumps_all(items) == odd
+
+
+def test_check_cli_mismatch_exit_code(tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    import tribes.javaser as js
+    from tribes.cli.main import cli
+
+    f = tmp_path / "x.ser"
+    f.write_bytes(dumps(["a", "b"]))
+    monkeypatch.setattr(js, "dumps_all", lambda items, limits=None: dumps(["a", "c"]))
+    r = CliRunner().invoke(cli, ["javaser", "check", str(f)])
+    assert r.exit_code == 5 and "DIFFERENT at offset" in r.output

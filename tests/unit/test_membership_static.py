@@ -170,13 +170,38 @@ def test_static_service_local_member_and_messages() -> None:
         StaticMembershipService.from_attributes({"pingIntervall": "5"})
 
 
-def test_static_service_start_says_what_is_missing() -> None:
+def test_static_service_start_needs_its_channel() -> None:
     from tribes.membership.service import MembershipError
 
     async def go() -> None:
-        with pytest.raises(MembershipError, match="RpcChannel"):
+        with pytest.raises(MembershipError, match="set_channel"):
             await StaticMembershipService().start()
     asyncio.run(go())
+
+
+def test_static_rpc_bytes_equal_tomcats() -> None:
+    from tribes.javaser import loads
+    from tribes.membership.static_rpc import (
+        decode_member_message_value, encode_member_message, encode_rpc_member_message,
+    )
+
+    with open(os.path.join(VECTORS, "static_rpc.json")) as f:
+        vec = json.load(f)
+    for version, items in vec.items():
+        for item in items:
+            java = bytes.fromhex(item["java"])
+            d = decode_member_message_value(loads(java))
+            assert d is not None and d.rpc and d.reply == item["reply"] and d.msgtype == item["msgtype"]
+            assert d.uuid.hex() == item["uuid"] and d.rpc_id.hex() == item["rpcId"] == d.membership_id.hex()
+            assert d.member is not None and d.member.host_str == "10.77.13.1" and d.member.unique_id == UID
+            mine = encode_rpc_member_message(d.reply, d.uuid, d.rpc_id, d.msgtype, d.membership_id, d.member, version)
+            assert mine == java
+    other = "9" if version == "10" else "10"
+    assert encode_rpc_member_message(False, d.uuid, d.rpc_id, 1, d.rpc_id, d.member, other) != java
+    stop = decode_member_message_value(loads(encode_member_message(2, b"id", d.member.with_command(SHUTDOWN_PAYLOAD))))
+    assert stop is not None and not stop.rpc and stop.msgtype == 2 and stop.member.is_shutdown
+    with pytest.raises(ValueError, match="9 and 10"):
+        encode_member_message(1, b"x", d.member, "8")
 
 
 # ----------------------------------------------------------------------------- acceptor

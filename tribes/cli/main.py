@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "javaser": "tribes.cli.javaser:javaser",
     "join": "tribes.cli.join:join",
     "members": "tribes.cli.members:members",
+    "sessions": "tribes.cli.sessions:sessions",
 }
 
 

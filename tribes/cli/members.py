@@ -77,6 +77,22 @@ async def _run(net: NetworkOptions, join: bool, as_json: bool, frequency: int, d
         click.echo(f"error: {exc}", err=True)
         return EXIT_CONFIG
 
+    # signals first: a SIGTERM right after start must still send the shutdown heartbeat
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    interrupted = False
+
+    def on_signal(sig: int) -> None:
+        nonlocal interrupted
+        interrupted = sig == signal.SIGINT
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on the main thread
+            pass
+
     acceptor: ProbeAcceptor | None = None
     port = net.receiver_port
     try:
@@ -106,21 +122,6 @@ async def _run(net: NetworkOptions, join: bool, as_json: bool, frequency: int, d
     else:
         click.echo(f"{iso_time(epoch_ms())}  listening   {net.mcast_address}:{net.mcast_port}"
                    f" on {service.bind_address or 'the default interface'} (not announcing)", err=True)
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    interrupted = False
-
-    def on_signal(sig: int) -> None:
-        nonlocal interrupted
-        interrupted = sig == signal.SIGINT
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, on_signal, sig)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on the main thread
-            pass
 
     async def printer() -> None:
         async for ev in events:

@@ -6,7 +6,6 @@ DeltaSession.readObjectData read their streams. ``read_content()`` returns the n
 item with its exact shape (a ``BlockData`` record, ``RESET``, a value or a ``JavaWriteAborted``),
 which ``loads_all`` uses so that ``dumps_all(loads_all(b)) == b``.
 """
-from __future__ import annotations
 
 import logging
 import struct
@@ -174,6 +173,7 @@ class ObjectInputStream:
         self._seen: set[int] = set()
         self._desc_keys: set[tuple] = set()
         self._type_strings: set[str] = set()
+        self._value_keys: set[tuple] = set()  # enum constants and Class objects met (Java shares them)
         self._constructing: dict[int, bool] = {}
 
     def _assign(self, obj: Any) -> int:
@@ -190,6 +190,10 @@ class ObjectInputStream:
                 self._desc_keys.discard(obj.key())
             elif isinstance(obj, str):
                 self._type_strings.discard(obj)
+            elif isinstance(obj, JavaEnum):
+                self._value_keys.discard(("e", obj.desc.key(), str(obj.name)))
+            elif isinstance(obj, JavaClass):
+                self._value_keys.discard(("c", obj.desc.key()))
         del self._handles[count:]
         self._constructing.clear()
         self._depth = 0
@@ -415,10 +419,33 @@ class ObjectInputStream:
         if pos >= self._n:
             raise TruncatedStreamError("end of stream where an object was expected", pos)
         tc = b[pos]
-        self._pos = pos + 1
         if tc == TC_STRING:
+            # fast path: a short ASCII string (most strings in session data)
+            end = pos + 3 + ((b[pos + 1] << 8) | b[pos + 2]) if pos + 3 <= self._n else self._n + 1
+            if end <= self._n:
+                raw = b[pos + 3 : end]
+                if len(raw) > 1 and raw.isascii() and b"\x00" not in raw:
+                    handles = self._handles
+                    if len(handles) >= self.limits.max_handles:
+                        raise LimitExceeded("max_handles", self.limits.max_handles, len(handles) + 1, "handle count", pos)
+                    if len(raw) > self.limits.max_string_length:
+                        raise LimitExceeded(
+                            "max_string_length", self.limits.max_string_length, len(raw), "string length", pos
+                        )
+                    s = raw.decode("ascii")  # a new object: never one already handed out
+                    handles.append(s)
+                    self._pos = end
+                    return s
+            self._pos = pos + 1
             return self._read_string(False, pos)
+        self._pos = pos + 1
         if tc == TC_REFERENCE:
+            h = (b[pos + 1] << 24 | b[pos + 2] << 16 | b[pos + 3] << 8 | b[pos + 4]) - BASE_WIRE_HANDLE if pos + 5 <= self._n else -1
+            if 0 <= h < len(self._handles):
+                v = self._handles[h]
+                if v is not _PENDING and not self._constructing:
+                    self._pos = pos + 5
+                    return v
             return self._read_ref(pos)
         if tc == TC_OBJECT:
             return self._read_ordinary(pos)
@@ -438,6 +465,10 @@ class ObjectInputStream:
             if desc is None:
                 raise StreamCorruptedError("TC_CLASS with a null class descriptor", pos)
             v = JavaClass(desc)
+            ck = ("c", desc.key())
+            if ck in self._value_keys:
+                v.distinct = True
+            self._value_keys.add(ck)
             self._assign(v)
             return v
         if tc == TC_LONGSTRING:
@@ -832,6 +863,10 @@ class ObjectInputStream:
         self._pos = p + 1
         name = self._read_string(tc == TC_LONGSTRING, p)
         v = JavaEnum(desc, name)
+        ek = ("e", desc.key(), str(name))
+        if ek in self._value_keys:
+            v.distinct = True
+        self._value_keys.add(ek)
         self._handles[h] = v
         self._depth -= 1
         return v

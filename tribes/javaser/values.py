@@ -465,11 +465,13 @@ def enum_desc(class_name: str) -> ClassDesc:
 class JavaEnum:
     """An enum constant: ``JavaEnum("com.example.Color", "RED")``."""
 
-    __slots__ = ("desc", "name")
+    __slots__ = ("desc", "name", "distinct")
 
     def __init__(self, desc: ClassDesc | str, name: str) -> None:
         self.desc = enum_desc(desc) if isinstance(desc, str) else desc
         self.name = name
+        #: True for a second TC_ENUM of the same constant in one stream (Java never writes that)
+        self.distinct = False
 
     @property
     def class_name(self) -> str:
@@ -488,10 +490,12 @@ class JavaEnum:
 class JavaClass:
     """A java.lang.Class object (TC_CLASS): only its descriptor travels."""
 
-    __slots__ = ("desc",)
+    __slots__ = ("desc", "distinct")
 
     def __init__(self, desc: ClassDesc) -> None:
         self.desc = desc
+        #: True for a second TC_CLASS of the same class in one stream (Java never writes that)
+        self.distinct = False
 
     @property
     def name(self) -> str:

@@ -6,7 +6,6 @@ as java.io.ObjectOutputStream does it. Handles follow Java's rules: an object wr
 (the same Python object) becomes a back-reference; class descriptors and field type strings are
 shared per class / per signature, as they are in Java.
 """
-from __future__ import annotations
 
 import struct
 from typing import Any, Callable
@@ -101,7 +100,6 @@ class ObjectOutputStream:
         self._out = bytearray(STREAM_HEADER)
         self._blk = bytearray()
         self._depth = 0
-        self._journal: list[tuple[dict, Any, Any]] | None = None
         self._clear()
 
     def _clear(self) -> None:
@@ -193,34 +191,32 @@ class ObjectOutputStream:
 
     def write_object(self, value: Any) -> None:
         """``writeObject(obj)``. On failure nothing of the object is left in the stream."""
-        self._drain()
+        if self._blk:
+            self._drain()
         out_len = len(self._out)
-        self._journal = []
         keep_len = len(self._keep)
         next_h = self._next
         try:
             self._w(value)
         except BaseException as exc:
-            del self._out[out_len:]
-            for table, key, old in reversed(self._journal):
-                if old is _MISSING:
-                    table.pop(key, None)
-                else:
-                    table[key] = old
-            del self._keep[keep_len:]
-            self._next = next_h
-            self._depth = 0
-            self._journal = None
+            self._rollback(out_len, keep_len, next_h)
             if isinstance(exc, RecursionError):
-                raise LimitExceeded("max_depth", self.limits.max_depth, self._depth, "nesting depth") from None
+                raise LimitExceeded("max_depth", self.limits.max_depth, self.limits.max_depth + 1, "nesting depth") from None
             if isinstance(exc, (struct.error, OverflowError, ValueError, TypeError)) and not isinstance(
                 exc, JavaSerializationError
             ):
                 raise JavaSerializationError(f"cannot write {type(value).__name__}: {exc}") from exc
             raise
-        self._journal = None
         if len(self._out) > self.limits.max_total_bytes:
             raise LimitExceeded("max_total_bytes", self.limits.max_total_bytes, len(self._out), "stream size")
+
+    def _rollback(self, out_len: int, keep_len: int, next_h: int) -> None:
+        """Forget everything a failed write_object did (handles at or above ``next_h``)."""
+        del self._out[out_len:]
+        self._h = {k: h for k, h in self._h.items() if h < next_h}
+        del self._keep[keep_len:]
+        self._next = next_h
+        self._depth = 0
 
     def write_block_record(self, data: bytes, long_header: bool | None = None) -> None:
         """Write one block-data record exactly (for re-emitting streams record by record)."""
@@ -239,9 +235,7 @@ class ObjectOutputStream:
             self._out += item.partial
             self._out.append(TC_EXCEPTION)
             self._clear()
-            self._journal = []
             self._w(item.exception)
-            self._journal = None
             self._clear()
         else:
             self.write_object(item)
@@ -251,10 +245,7 @@ class ObjectOutputStream:
     def _assign(self, key: Any, obj: Any) -> None:
         h = self._next
         self._next = h + 1
-        table = self._h
-        if self._journal is not None:
-            self._journal.append((table, key, table.get(key, _MISSING)))
-        table[key] = h
+        self._h[key] = h
         self._keep.append(obj)
 
     def _ref(self, key: Any) -> bool:
@@ -547,7 +538,7 @@ class ObjectOutputStream:
         self._depth -= 1
 
     def _w_enum(self, v: JavaEnum) -> None:
-        key = ("e", v.desc.key(), str(v.name))
+        key = ("e", v.desc.key(), str(v.name)) if not v.distinct else id(v)
         if self._ref(key):
             return
         self._enter()
@@ -560,7 +551,7 @@ class ObjectOutputStream:
         self._depth -= 1
 
     def _w_class(self, v: JavaClass) -> None:
-        k = id(v)
+        k = ("c", v.desc.key()) if not v.distinct else id(v)
         if self._ref(k):
             return
         self._out.append(TC_CLASS)

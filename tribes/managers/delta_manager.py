@@ -183,6 +183,7 @@ class DeltaManager:
         self.state_transfer_started: int | None = None
         self.state_transfer_member: Any = None
         self.state_transfer_result: str | None = None    # "transferred", "nocontextmanager", "timeout", "nomembers"
+        self.state_transfer_ms: int | None = None
         self._outbox: list[Send] = []
         self._name_re = re.compile(self.config.session_attribute_name_filter) \
             if self.config.session_attribute_name_filter else None
@@ -452,7 +453,9 @@ class DeltaManager:
                 log.warning("%s: dropped %s for %s queued during the state transfer (older than %d)", self.name,
                             m.event_type_string, m.session_id, self.state_transfer_create_send_time)
         if self.state_transfer_started is not None:
-            log.info("%s: session state %s in %d ms", self.name, result, now - self.state_transfer_started)
+            self.state_transfer_ms = now - self.state_transfer_started
+            log.info("%s: session state %s in %d ms (%d sessions)", self.name, result, self.state_transfer_ms,
+                     len(self.sessions))
         self._fire(SessionEvent("state_transfer_complete", self.name, None, False, value=result))
         return result
 

@@ -237,7 +237,7 @@ class McastService(MembershipService):
         self.stats: dict[str, int] = {
             "sent": 0, "received": 0, "member_packets": 0, "broadcasts": 0, "own": 0,
             "malformed": 0, "foreign_domain": 0, "send_errors": 0, "receive_errors": 0,
-            "recoveries": 0,
+            "recovery_attempts": 0, "recoveries": 0,
         }
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -652,7 +652,7 @@ class McastService(MembershipService):
         level = self.start_level or MBR_ALL
         while True:
             log.info("membership recovery: multicast is not functional, restarting the membership service")
-            self.stats["recoveries"] += 1
+            self.stats["recovery_attempts"] += 1
             self._stop_reading()
             if self._sender is not None:
                 self._sender.cancel()
@@ -673,6 +673,7 @@ class McastService(MembershipService):
                 await asyncio.sleep(self.recovery_sleep_time / 1000.0)
                 continue
             self._send_errors = self._recv_errors = 0
+            self.stats["recoveries"] += 1
             log.info("membership recovery was successful")
             return
 

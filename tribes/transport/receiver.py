@@ -160,8 +160,6 @@ class NioReceiver:
             try:
                 if self.so_reuse_address:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                # accepted sockets inherit the listening socket's receive buffer size on Linux
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rx_buf_size)
                 sock.bind((host, port))
                 break
             except OSError as exc:

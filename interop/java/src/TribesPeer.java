@@ -39,6 +39,7 @@ import org.apache.tomcat.util.IntrospectionUtils;
  *   mode: member (default) | echo | sink | send
  *   --mcast-address 228.0.0.4 --mcast-port 45564 --mcast-bind IP --frequency 500 --drop-time 3000
  *   --domain STR --ttl N --no-mcast (start without membership service: static members only)
+ *   --unique-id HEX (16 bytes: fixed local member id, e.g. for static membership)
  *   --address IP --port 4000 --auto-bind 100 --selector-timeout 5000 --max-threads 6
  *   --interceptors TcpFailureDetector,MessageDispatchInterceptor[,GzipInterceptor,...] (in order; "none")
  *   --iprop Name.key=value   property of an interceptor (simple class name)
@@ -149,6 +150,7 @@ public class TribesPeer {
     String domain = null;
     Integer ttl = null;
     boolean noMcast = false;
+    String uniqueId = null;
     String address = null;
     int port = 4000;
     int autoBind = 100;
@@ -234,6 +236,7 @@ public class TribesPeer {
                 case "--domain": domain = v; break;
                 case "--ttl": ttl = Integer.valueOf(v); break;
                 case "--no-mcast": noMcast = true; break;
+                case "--unique-id": uniqueId = v; break;
                 case "--address": address = v; break;
                 case "--port": port = Integer.parseInt(v); break;
                 case "--auto-bind": autoBind = Integer.parseInt(v); break;
@@ -534,6 +537,11 @@ public class TribesPeer {
     void run() throws Exception {
         build();
         int level = noMcast ? (Channel.SND_RX_SEQ | Channel.SND_TX_SEQ) : Channel.DEFAULT;
+        if (uniqueId != null) { // fixed local uniqueId (static membership needs to know it in advance)
+            McastService ms = (McastService) channel.getMembershipService();
+            ms.setLocalMemberProperties(address == null ? "auto" : address, port, -1, -1);
+            ((org.apache.catalina.tribes.membership.MemberImpl) ms.getLocalMember(false)).setUniqueId(unhex(uniqueId));
+        }
         channel.start(level);
         Member local = channel.getLocalMember(true);
         StringBuilder names = new StringBuilder("[");

@@ -11,7 +11,10 @@ P1 / T1 (1.0 = as fast as Tomcat):
 * ``kill python``: P2 killed (-9): detection by expiry after dropTime;
 * ``stop tomcat`` / ``kill tomcat``: T2 stopped cleanly / killed (-9).
 
-Tomcat's times come from its log (ms resolution), Python's from P1's JSON events. CPU: P1's
+Tomcat's times come from its log (ms resolution), Python's from P1's JSON events. Joins are
+detected within milliseconds by both (first heartbeat, plus Tomcat's TCP probe); their ratio is
+noise and printed as "-" when Tomcat's delay is under 5 ms (a reference line can even be written
+a few ms after the peer already logged the addition). CPU: P1's
 process over a quiet window versus T1's whole JVM (Tomcat does much more than membership: an
 upper bound for it, not a like-for-like figure).
 
@@ -120,7 +123,8 @@ def run_version(version: str, rounds: int) -> dict[str, Any]:
                     t2 = cluster.add_node() if len(cluster.nodes) < 2 else _restart(cluster.nodes[1])
                     ref = _start_level8_time(t2, t_before)
                     py = _nth(p1, "added", t2.address, n_added)
-                    tc = wait_line(t1, t2.address, "added", timeout=30, after=ref)
+                    # T1 may log the addition a few ms before T2 has written its own line
+                    tc = wait_line(t1, t2.address, "added", timeout=30, after=t_before)
                     record("join tomcat", _t(py) - ref, tc["t"] - ref)
                     n_gone = len(p1.find("member", lambda e: e["event"] == "disappeared" and e["host"] == t2.address))
                     ref = time.time()
@@ -140,7 +144,7 @@ def run_version(version: str, rounds: int) -> dict[str, Any]:
         py = statistics.median(p for p, _ in pairs)
         tc = statistics.median(t for _, t in pairs)
         rows[name] = {"python_s": round(py, 3), "tomcat_s": round(tc, 3),
-                      "ratio": round(py / tc, 3) if tc > 0 else None, "n": len(pairs)}
+                      "ratio": round(py / tc, 3) if tc > 0.005 else None, "n": len(pairs)}
     return {"version": version, "events": rows, "cpu": {k: round(v, 3) for k, v in cpu.items()}}
 
 

@@ -99,6 +99,7 @@ class PyPeer:
         self.last_seq: dict[int, int] = {}
         self.seen: dict[int, set[int]] = {}
         self.out_of_order = self.duplicates = self.corrupt = 0
+        self.ooo_by_sender: dict[int, int] = {}
 
     def check_integrity(self, b: bytes) -> None:
         sid, seq, crc = struct.unpack_from(">iii", b, 4)
@@ -112,12 +113,14 @@ class PyPeer:
         last = self.last_seq.get(sid)
         if last is not None and seq != last + 1:
             self.out_of_order += 1
+            self.ooo_by_sender[sid] = self.ooo_by_sender.get(sid, 0) + 1
         self.last_seq[sid] = seq
 
     def totals(self) -> None:
         emit("totals", messages=self.rx, bytes=self.rx_bytes, outOfOrder=self.out_of_order,
              duplicates=self.duplicates, corrupt=self.corrupt,
              senders={str(k): {"distinct": len(v), "max": max(v) if v else -1} for k, v in self.seen.items()},
+             outOfOrderBySender={str(k): v for k, v in self.ooo_by_sender.items()},
              seconds=self.last_rx - self.first_rx, lastRx_ns=int(self.last_rx * 1e9))
 
     async def integrity(self, count: int, lo: int, hi: int, opts: int, sender_id: int, dest: str) -> None:

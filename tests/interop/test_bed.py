@@ -227,6 +227,44 @@ def test_tomcat10_principal_and_max_inactive_replicate(lab: Lab, cluster: Tomcat
     assert view["user"] == "alice" and view["maxInactiveInterval"] == 1234
 
 
+def _wait_gone(node: Any, sid: str, ctx: str = "app", timeout: float = 30) -> None:
+    end = _t.monotonic() + timeout
+    while node.peek(sid, ctx) is not None:
+        assert _t.monotonic() < end, f"session {sid} still on {node} after {timeout} s"
+        _t.sleep(0.2)
+
+
+def test_tomcat10_invalidate_changeid_expiry_and_root_context(lab: Lab, cluster: TomcatCluster) -> None:
+    n1, n2 = cluster.nodes[:2]
+    # invalidate on node 1 -> gone on node 2
+    b = Browser(lab)
+    sid = b.new_session(n1, [n2])
+    assert b.get(n1, "/app/invalidate").json() == {"invalidated": sid}
+    _wait_gone(n2, sid)
+    # changeSessionId on node 1 -> node 2 knows the new id only
+    b = Browser(lab)
+    sid = b.new_session(n1, [n2])
+    changed = b.get(n1, "/app/changeid").json()
+    assert changed["old"] == sid and changed["id"] != sid and b.session_id() == changed["id"]
+    n2.wait_session(changed["id"], ["created-on"])
+    _wait_gone(n2, sid)
+    # expiry in seconds: backgroundProcessorDelay=1, processExpiresFrequency=1
+    b.get(n1, "/app/maxinactive", {"seconds": "2"})
+    end = _t.monotonic() + 30
+    while (n2.peek(changed["id"]) or {"maxInactiveInterval": 2})["maxInactiveInterval"] != 2:
+        assert _t.monotonic() < end, "maxInactiveInterval=2 did not replicate"
+        _t.sleep(0.1)
+    _wait_gone(n1, changed["id"], timeout=30)
+    _wait_gone(n2, changed["id"], timeout=30)
+    # the ROOT context replicates on its own (context name localhost#)
+    r = Browser(lab)
+    got = r.get(n1, "/set", {"name": "root", "type": "long", "value": "7"})
+    assert got.status == 200 and r.session_id("/") == got.json()["id"]
+    view = n2.wait_session(got.json()["id"], ["root"], ctx="ROOT")
+    assert [a for a in view["attributes"] if a["name"] == "root"][0]["type"] == "java.lang.Long"
+    assert n2.peek(got.json()["id"]) is None          # not in /app
+
+
 def test_java_peer_and_tomcat_see_each_other(lab: Lab, cluster: TomcatCluster,
                                              java_peer: Callable[..., Any]) -> None:
     n1, n2 = cluster.nodes[:2]

@@ -62,8 +62,9 @@ def run_integrity(lab: Lab, version: int, total: int, max_size: int, tag: str, b
                 time.sleep(0.5)
             t = deadline_totals
             assert t is not None
-            assert t["messages"] == 4 * per, t
-            assert t["corrupt"] == 0 and t["duplicates"] == 0 and t["outOfOrder"] == 0, t
+            assert t["messages"] == 4 * per, (receiver.host.ns, t)
+            assert t["corrupt"] == 0 and t["duplicates"] == 0 and t["outOfOrder"] == 0, \
+                (receiver.host.ns, t.get("outOfOrderBySender"), t)
             for sid in ("1", "2", "3", "4"):
                 assert t["senders"][sid] == {"distinct": per, "max": per - 1}, (sid, t)
     finally:

@@ -56,8 +56,9 @@ def wait_line(node: Any, address: str, event: str, timeout: float, after: float 
         if lines:
             return lines[0]
         if time.monotonic() > deadline:
-            raise AssertionError(f"{node} did not log member {event} of {address} within {timeout} s:\n"
-                                 f"{node.log_tail(15)}")
+            seen = [x["t"] for x in member_lines(node, address, event)]
+            raise AssertionError(f"{node} did not log member {event} of {address} within {timeout} s "
+                                 f"after {after:.3f} (lines at {seen}):\n{node.log_tail(15)}")
         time.sleep(0.1)
 
 

@@ -7,6 +7,7 @@ asks the oldest member (Python) for the state, and serves the sessions over HTTP
 from __future__ import annotations
 
 import re
+import time
 from typing import Callable
 
 import pytest
@@ -50,6 +51,9 @@ def test_4_state_transfer_both_ways_10k(lab_factory: Callable[..., Lab],
         t1.stop()
         py.call("stats")
         t2 = cluster.add_node()      # asks members[0] = the Python node
+        deadline = time.monotonic() + 30
+        while transfer_ms_from_log(t2.log_text()) is None and time.monotonic() < deadline:
+            time.sleep(0.2)     # the JVM's console output may lag behind its HTTP readiness
         text = t2.log_text()
         assert "requesting session state from [" in text and "10, 77, 15, 50" in text
         ms = transfer_ms_from_log(text)

@@ -132,3 +132,50 @@ def test_whatever_we_accept_java_reads_the_same(version):
         assert results[ident]["member"] == _describe(ours)
     assert accepted > 50 and rejected_by_both > 10
     print(f"accepted by both {accepted}, rejected by both {rejected_by_both}, only Tomcat accepts {stricter}")
+
+
+def test_channel_data_and_streams_we_accept_java_reads_the_same(version):
+    """Mutated ChannelData bodies and frame streams: never laxer than Tomcat; on a broken stream the
+    frames we deliver before the error are exactly the first frames XByteBuffer extracts."""
+    from tribes.io.framing import FrameDecoder, FramingError
+
+    rng = random.Random(11)
+    vec = wire_vectors.load(version)
+    bodies = [bytes.fromhex(c["body"]) for c in vec["channelData"] if "body" in c]
+    stream = bytes.fromhex(vec["streams"][0]["stream"])
+    items = []
+    for i in range(300):
+        raw = bytearray(rng.choice(bodies))
+        for _ in range(rng.choice([1, 2])):
+            raw[rng.randrange(len(raw))] = rng.randrange(256)
+        items.append(("channeldata", f"c{i}", bytes(raw)))
+    for i in range(60):
+        raw = bytearray(stream)
+        for _ in range(rng.choice([1, 2, 3])):
+            raw[rng.randrange(len(raw))] = rng.randrange(256)
+        items.append(("stream:1000", f"s{i}", bytes(raw)))
+    results = {r["id"]: r for r in wire_vectors.java_decode(items, wire_vectors.VERSIONS[version])}
+    accepted = 0
+    for kind, ident, raw in items:
+        r = results[ident]
+        if kind == "channeldata":
+            try:
+                cd = ChannelData.decode(raw)
+            except WireDecodeError:
+                continue
+            accepted += 1
+            assert r["ok"], (raw.hex(), r)
+            assert (r["options"], r["timestamp"], r["uniqueId"], r["message"]) == (
+                cd.options, cd.timestamp, cd.unique_id.hex(), cd.message.hex())
+            assert r["address"] == _describe(cd.address)
+        else:
+            d = FrameDecoder()
+            ours: list[bytes] = []
+            try:
+                for off in range(0, len(raw), 1000):
+                    ours += d.feed(raw[off:off + 1000])
+            except FramingError as exc:
+                ours += exc.frames
+            assert r["ok"]
+            assert [b.hex() for b in ours] == r["bodies"][:len(ours)], ident
+    assert accepted > 30

@@ -260,3 +260,27 @@ def test_check_cli_mismatch_exit_code(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(js, "dumps_all", lambda items, limits=None: dumps(["a", "c"]))
     r = CliRunner().invoke(cli, ["javaser", "check", str(f)])
     assert r.exit_code == 5 and "DIFFERENT at offset" in r.output
+
+
+def test_to_json_shapes() -> None:
+    from tribes.javaser import JavaDate
+
+    point = JavaObject.new(ClassDesc.make("com.x.P", 1, {"x": "I", "big": "J", "s": "Ljava/lang/String;"}),
+                           {"x": 1, "big": 2**60, "s": "t"})
+    j = to_json(loads(dumps([JavaLong(2**60), JavaLong(5), b"\x00\xff", point, JavaDate(0), float("nan")])))
+    assert j["class"] == "java.util.ArrayList"
+    v = j["value"]
+    assert v[0] == {"class": "java.lang.Long", "value": str(2**60)}
+    assert v[1] == {"class": "java.lang.Long", "value": 5}
+    assert v[2] == {"class": "[B", "value": "AP8="}
+    assert v[3] == {"class": "com.x.P", "fields": {"x": 1, "big": str(2**60), "s": {"class": "java.lang.String", "value": "t"}}}
+    assert v[4] == {"class": "java.util.Date", "value": "1970-01-01T00:00:00.000Z", "millis": 0}
+    assert v[5] == {"class": "java.lang.Double", "value": "NaN"}
+
+
+def test_many_empty_block_records_bounded() -> None:
+    data = b"\xac\xed\x00\x05" + b"\x77\x00" * 5000
+    with pytest.raises(LimitExceeded) as ei:
+        loads_all(data, Limits(max_handles=1000))
+    assert ei.value.setting == "max_handles"
+    assert len(loads_all(data)) == 5000

@@ -56,8 +56,8 @@ def _java_random_bytes(n: int, seed: int) -> bytes:
 
 def _lhm() -> JavaLinkedHashMap:
     m = JavaLinkedHashMap()
-    m["z"] = JavaInteger(1)
-    m["a"] = JavaInteger(2)
+    for i in range(20, 0, -1):
+        m[f"key{i}"] = i
     return m
 
 
@@ -141,6 +141,7 @@ CASES = {
     "hashmap_13_resized": lambda: {f"k{i}": i for i in range(13)},
     "hashmap_100": lambda: {f"key-{i}": i * 1000 for i in range(100)},
     "treemap": _treemap,
+    "linkedhashmap_simple": _lhm,
     "treemap_int": lambda: JavaTreeMap({10: "ten", -3: "minus", 7: "seven"}),
     "hashset_empty": lambda: set(),
     "hashset": lambda: JavaHashSet(["x", "y", 42, True]),

@@ -403,3 +403,23 @@ def test_cluster_routing_no_context_manager_and_ordered_sends() -> None:
         assert cl.unknown_context_messages == 1 and r.id in root.session_ids()
         await cl.stop()
     asyncio.run(run())
+
+
+def test_cluster_answers_get_all_for_known_context() -> None:
+    from tribes.managers.cluster import SimpleTcpCluster
+
+    async def run() -> None:
+        ch = FakeChannel()
+        cl = SimpleTcpCluster(ch)
+        app = cl.manager("/app")
+        await cl.start(state_transfer=False)
+        app.create_session({"k": "v"})
+        await cl.flush()
+        ch.sent.clear()
+        cl.message_received(SessionMessage(EVT_GET_ALL_SESSIONS, CTX, "GET-ALL", None, "x", T0).to_java(), "B")
+        await cl.flush()
+        got = [(SessionMessage.from_java(o).event_type, d, opt) for d, o, opt in ch.sent]
+        assert got == [(EVT_ALL_SESSION_DATA, ["B"], 6), (EVT_ALL_SESSION_TRANSFERCOMPLETE, ["B"], 8)]
+        assert len(read_sessions(SessionMessage.from_java(ch.sent[0][1]).session)) == 1
+        await cl.stop()
+    asyncio.run(run())

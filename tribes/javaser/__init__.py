@@ -80,6 +80,11 @@ max_string_length=64 MiB)``. Every problem raises a ``JavaSerializationError`` s
 offset: ``StreamCorruptedError``, ``TruncatedStreamError``, ``OptionalDataError``,
 ``WriteAbortedError`` and ``LimitExceeded`` (``.setting`` names the ``Limits`` field).
 
+Notes: Python strings map to Java strings by UTF-16 code units (a lone surrogate is kept; an
+explicit surrogate pair in a Python str reads back as the one combined character). The wrappers
+compare equal to plain numbers (``JavaInteger(7) == 7``) but not to each other
+(``JavaInteger(7) != JavaLong(7)``), so Integer and Long keys stay apart in a map.
+
 Limitation: an object whose class has a writeObject method is read assuming writeObject began
 with defaultWriteObject()/writeFields() (the serialization spec requires it); a class that
 skipped it cannot be parsed without the class, as in every generic reader.

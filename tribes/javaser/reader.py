@@ -163,6 +163,7 @@ class ObjectInputStream:
         self._pos = 4
         self._blk_left = 0  # unread bytes of the current top-level block record
         self._depth = 0
+        self._records = 0
         self._force_opaque: set[int] = set()
         self._reset_state()
 
@@ -182,6 +183,15 @@ class ObjectInputStream:
             raise LimitExceeded("max_handles", self.limits.max_handles, h + 1, "handle count", self._pos)
         self._handles.append(obj)
         return h
+
+    def _count_record(self, pos: int) -> None:
+        """Block-data records kept as values count like handles (each is a Python object)."""
+        self._records += 1
+        if self._records + len(self._handles) > self.limits.max_handles:
+            raise LimitExceeded(
+                "max_handles", self.limits.max_handles, self._records + len(self._handles),
+                "handle count (with kept block-data records)", pos,
+            )
 
     def _rollback(self, count: int) -> None:
         for obj in self._handles[count:]:
@@ -375,6 +385,7 @@ class ObjectInputStream:
             if start + ln > self._n:
                 raise TruncatedStreamError(f"block data record of {ln} bytes runs past the end", pos)
             self._pos = start + ln
+            self._count_record(pos)
             return BlockData(b[start : start + ln], long_header)
         try:
             return self._read_top()
@@ -438,6 +449,19 @@ class ObjectInputStream:
                     return s
             self._pos = pos + 1
             return self._read_string(False, pos)
+        if tc == TC_OBJECT and pos + 6 <= self._n and b[pos + 1] == TC_REFERENCE:
+            # fast path: a boxed Integer/Long/Short/Byte/Double/Character whose descriptor was sent
+            h = (b[pos + 2] << 24 | b[pos + 3] << 16 | b[pos + 4] << 8 | b[pos + 5]) - BASE_WIRE_HANDLE
+            if 0 <= h < len(self._handles):
+                fw = _FAST_WRAPPERS.get(id(self._handles[h]))
+                if fw is not None and self._depth < self.limits.max_depth and pos not in self._force_opaque:
+                    st, cls = fw
+                    end = pos + 6 + st.size
+                    if end <= self._n and len(self._handles) < self.limits.max_handles:
+                        v = cls(st.unpack_from(b, pos + 6)[0])
+                        self._handles.append(v)
+                        self._pos = end
+                        return v
         self._pos = pos + 1
         if tc == TC_REFERENCE:
             h = (b[pos + 1] << 24 | b[pos + 2] << 16 | b[pos + 3] << 8 | b[pos + 4]) - BASE_WIRE_HANDLE if pos + 5 <= self._n else -1
@@ -693,6 +717,7 @@ class ObjectInputStream:
                 end = pos + 2 + ln
                 if end > self._n:
                     raise TruncatedStreamError(f"block data record of {ln} bytes runs past the end", pos)
+                self._count_record(pos)
                 items.append(BlockData(b[pos + 2 : end], False))
                 self._pos = end
             elif tc == TC_BLOCKDATALONG:
@@ -704,6 +729,7 @@ class ObjectInputStream:
                 end = pos + 5 + ln
                 if end > self._n:
                     raise TruncatedStreamError(f"block data record of {ln} bytes runs past the end", pos)
+                self._count_record(pos)
                 items.append(BlockData(b[pos + 5 : end], True))
                 self._pos = end
             else:
@@ -936,6 +962,15 @@ _WRAPPER_READERS: dict[int, Callable[[ObjectInputStream, ClassDesc], Any]] = {
     id(CHARACTER): _wrapper_reader(_H, lambda v: str.__new__(JavaCharacter, chr(v))),
     id(FLOAT): _read_float,
     id(BOOLEAN): _read_boolean,
+}
+
+
+_FAST_WRAPPERS: dict[int, tuple[struct.Struct, Callable[[Any], Any]]] = {
+    id(INTEGER): (_I, _new_int(JavaInteger)),
+    id(LONG): (_Q, _new_int(JavaLong)),
+    id(SHORT): (_h, _new_int(JavaShort)),
+    id(BYTE): (struct.Struct(">b"), _new_int(JavaByte)),
+    id(DOUBLE): (_D, lambda v: float.__new__(JavaDouble, v)),
 }
 
 

@@ -89,6 +89,7 @@ _D = struct.Struct(">d")
 _REF = struct.Struct(">BI")
 
 _MISSING = object()
+_WSTRUCT = {fmt: struct.Struct(fmt) for fmt in (">i", ">q", ">h", ">b", ">f", ">d", ">H")}
 
 
 class ObjectOutputStream:
@@ -104,6 +105,7 @@ class ObjectOutputStream:
 
     def _clear(self) -> None:
         self._h: dict[Any, int] = {}  # id(obj) / ('d', desc key) / ('t', str) / ('e', ...) -> handle
+        self._dh: dict[int, int] = {}  # id(ClassDesc) -> handle (descriptors stay alive in _keep)
         self._next = 0
         self._keep: list[Any] = []
 
@@ -214,6 +216,7 @@ class ObjectOutputStream:
         """Forget everything a failed write_object did (handles at or above ``next_h``)."""
         del self._out[out_len:]
         self._h = {k: h for k, h in self._h.items() if h < next_h}
+        self._dh = {k: h for k, h in self._dh.items() if h < next_h}
         del self._keep[keep_len:]
         self._next = next_h
         self._depth = 0
@@ -285,10 +288,21 @@ class ObjectOutputStream:
 
     def _w_str(self, s: str) -> None:
         k = id(s)
-        if self._ref(k):
+        h = self._h.get(k)
+        out = self._out
+        if h is not None:
+            out += _REF.pack(TC_REFERENCE, BASE_WIRE_HANDLE + h)
             return
-        self._assign(k, s)
-        self._new_string(s)
+        h = self._next
+        self._next = h + 1
+        self._h[k] = h
+        self._keep.append(s)
+        if type(s) is str and s.isascii() and len(s) <= 0xFFFF and "\x00" not in s:
+            out.append(TC_STRING)
+            out += _H.pack(len(s))
+            out += s.encode("ascii")
+        else:
+            self._new_string(s)
 
     def _w_type_string(self, s: str) -> None:
         if self._ref(id(s)):
@@ -315,9 +329,18 @@ class ObjectOutputStream:
         if d is None:
             self._out.append(TC_NULL)
             return
-        key = ("d", d.key())
-        if self._ref(key):
+        h = self._dh.get(id(d))  # fast path: this very descriptor object was written already
+        if h is not None:
+            self._out += _REF.pack(TC_REFERENCE, BASE_WIRE_HANDLE + h)
             return
+        key = ("d", d.key())
+        h = self._h.get(key)
+        if h is not None:  # an equal descriptor (same class) was written: Java shares it
+            self._dh[id(d)] = h
+            self._keep.append(d)
+            self._out += _REF.pack(TC_REFERENCE, BASE_WIRE_HANDLE + h)
+            return
+        self._dh[id(d)] = self._next
         self._enter()
         out = self._out
         if d.proxy_interfaces is not None:
@@ -356,19 +379,26 @@ class ObjectOutputStream:
 
     def _w_wrapper(self, v: Any) -> None:
         k = id(v)
-        if self._ref(k):
+        h = self._h.get(k)
+        out = self._out
+        if h is not None:
+            out += _REF.pack(TC_REFERENCE, BASE_WIRE_HANDLE + h)
             return
-        desc, fmt = WRAPPERS[type(v)]
-        self._out.append(TC_OBJECT)
+        t = type(v)
+        desc, fmt = WRAPPERS[t]
+        out.append(TC_OBJECT)
         self._w_desc(desc)
-        self._assign(k, v)
-        bits = getattr(v, "bits", None) if type(v) is JavaFloat else None
-        if bits is not None:
-            self._out += _I.pack(bits - (1 << 32) if bits >= 1 << 31 else bits)
-        elif type(v) is JavaCharacter:
-            self._out += _H.pack(ord(v))
+        h = self._next
+        self._next = h + 1
+        self._h[k] = h
+        self._keep.append(v)
+        if t is JavaCharacter:
+            out += _H.pack(ord(v))
+        elif t is JavaFloat and getattr(v, "bits", None) is not None:
+            bits = v.bits  # type: ignore[attr-defined]
+            out += _I.pack(bits - (1 << 32) if bits >= 1 << 31 else bits)
         else:
-            self._out += struct.pack(fmt, v)
+            out += _WSTRUCT[fmt].pack(v)
 
     def _w_bool(self, v: Any) -> None:
         k = id(v)

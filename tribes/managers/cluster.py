@@ -369,6 +369,9 @@ class SimpleTcpCluster:
                     await asyncio.sleep(item.delay)
                 try:
                     await self.send(item.message, item.destination, item.options)
+                    if log.isEnabledFor(logging.DEBUG):
+                        log.debug("sent %s to %s (options %s)", item.message,
+                                  getattr(item.destination, "name", "all members"), item.options)
                 except Exception as exc:
                     self.send_failures += 1
                     log.warning("sending %s to %s failed: %s", item.message,
@@ -394,8 +397,8 @@ class SimpleTcpCluster:
         now = now_ms()
         if smsg.context_name is None:
             for dm in list(self.managers.values()):
-                dm.handle(smsg, sender, now)
-                self._pump(dm)
+                for item in dm.handle(smsg, sender, now):
+                    self.enqueue(item)
             return
         dm = self.managers.get(smsg.context_name)
         if dm is None and self.follow_all_contexts and self.started:
@@ -408,8 +411,8 @@ class SimpleTcpCluster:
             if smsg.event_type == EVT_GET_ALL_SESSIONS and sender is not None:
                 self.enqueue(Send(no_context_manager_reply(smsg.context_name), sender))
             return
-        dm.handle(smsg, sender, now)
-        self._pump(dm)
+        for item in dm.handle(smsg, sender, now):
+            self.enqueue(item)
 
     # -- MembershipListener ---------------------------------------------------------------------
     def member_added(self, member: Any) -> None:

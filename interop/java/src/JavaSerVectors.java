@@ -21,7 +21,8 @@ import org.apache.catalina.realm.GenericPrincipal;
  * Golden Java-serialization streams for tribes.javaser (tests/vectors/javaser/), made by the real
  * java.io.ObjectOutputStream and real Tomcat classes, plus a reader and a timer.
  *
- * gen DIR              write every vector as DIR/NAME.ser and DIR/manifest.json
+ * gen DIR              write every vector as DIR/NAME.ser and DIR/manifest.json (run the JVM with
+ *                      -XX:-StackTraceInThrowable so exception vectors do not hold line numbers)
  * read FILE            read every top-level object of FILE with ObjectInputStream, print one JSON
  *                      rendering per line ("ABORTED class" for TC_EXCEPTION, "EOF" at the end)
  * session FILE         read FILE as a DeltaManager session-state stream (layout of DeltaSession) and
@@ -30,6 +31,7 @@ import org.apache.catalina.realm.GenericPrincipal;
  *                      DeltaSession; print the resulting attributes (JSON)
  * bench MILLIS FILE... time Java's OIS (decode) and OOS (encode) on session-state streams; one
  *                      JSON line per file: {"file", "bytes", "decode_ns", "encode_ns"}
+ * sessions DIR         write session-state streams of about 1, 10, 100 KiB for the benchmark
  *
  * The JSON rendering is the "summary" format of tests/unit/javaser_summary.py.
  */
@@ -517,6 +519,9 @@ public class JavaSerVectors {
         LinkedHashMap<String, Object> lhm = new LinkedHashMap<>();
         lhm.put("z", 1); lhm.put("a", 2); lhm.put("m", List.of());
         v("linkedhashmap", lhm);
+        LinkedHashMap<String, Object> lhmSimple = new LinkedHashMap<>();
+        for (int i = 20; i > 0; i--) lhmSimple.put("key" + i, i);
+        v("linkedhashmap_simple", lhmSimple);
         LinkedHashMap<String, Object> lhmAccess = new LinkedHashMap<>(16, 0.75f, true);
         lhmAccess.put("one", 1); lhmAccess.put("two", 2); lhmAccess.get("one");
         v("linkedhashmap_access_order", lhmAccess);

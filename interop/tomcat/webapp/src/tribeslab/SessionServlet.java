@@ -38,7 +38,7 @@ import org.apache.catalina.tribes.Channel;
  * /remove?name=                  removes the attribute
  * /dump                          session metadata + every attribute (type, value)
  * /maxinactive?seconds=          setMaxInactiveInterval
- * /create?n=&prefix=&sync=       creates n sessions through the Manager (replicated; sync=1: acked, ordered)
+ * /create?n=&prefix=&sync=&replicate=  n sessions through the Manager (sync=1: acked, ordered; replicate=0: local only)
  * /sessions?limit=               the Manager's sessions: count and ids
  * /peek?id=                      a session by id via the Manager (no cookie: no access, no jvmRoute rename)
  * /invalidate                    invalidates the session
@@ -239,12 +239,15 @@ public class SessionServlet extends HttpServlet {
                 int n = Integer.parseInt(req.getParameter("n") == null ? "1" : req.getParameter("n"));
                 String prefix = req.getParameter("prefix") == null ? "v" : req.getParameter("prefix");
                 boolean sync = !"0".equals(req.getParameter("sync"));
+                boolean replicate = !"0".equals(req.getParameter("replicate")); // 0: local only (state transfer tests)
                 Manager m = catalinaContext(getServletContext()).getManager();
                 List<String> ids = new ArrayList<>();
                 int opts = Channel.SEND_OPTIONS_USE_ACK | Channel.SEND_OPTIONS_SYNCHRONIZED_ACK;
                 for (int i = 0; i < n; i++) {
                     Session cs;
-                    if (sync && m instanceof DeltaManager) {
+                    if (!replicate && m instanceof DeltaManager) {
+                        cs = ((DeltaManager) m).createSession(null, false);
+                    } else if (sync && m instanceof DeltaManager) {
                         DeltaManager dm = (DeltaManager) m;
                         cs = dm.createSession(null, false);
                         String id = cs.getIdInternal();
@@ -258,7 +261,9 @@ public class SessionServlet extends HttpServlet {
                     HttpSession hs = cs.getSession();
                     hs.setAttribute("index", Integer.valueOf(i));
                     hs.setAttribute("text", prefix + i);
-                    if (m instanceof ClusterManager) { // what ReplicationValve does at the end of a request
+                    if (!replicate && m instanceof ClusterManager) {
+                        ((ClusterManager) m).requestCompleted(cs.getIdInternal()); // reset the delta, send nothing
+                    } else if (m instanceof ClusterManager) { // what ReplicationValve does at the end of a request
                         ClusterManager cm = (ClusterManager) m;
                         ClusterMessage msg = cm.requestCompleted(cs.getIdInternal());
                         if (msg != null) {
@@ -301,14 +306,30 @@ public class SessionServlet extends HttpServlet {
                 }
                 HttpSession s = cs.getSession();
                 Principal p = cs.getPrincipal();
+                List<String> names;
+                try {
+                    names = cs.isValid() ? Collections.list(s.getAttributeNames()) : null;
+                } catch (IllegalStateException expiredMeanwhile) {
+                    names = null;
+                }
+                if (names == null) {
+                    out.append("{\"error\":\"no session\",\"invalid\":true,\"id\":").append(q(cs.getIdInternal()))
+                            .append("}");
+                    return 404;
+                }
                 out.append("{\"id\":").append(q(cs.getIdInternal())).append(",\"node\":").append(q(jvmRoute()))
                         .append(",\"valid\":").append(cs.isValid()).append(",\"maxInactiveInterval\":")
                         .append(cs.getMaxInactiveInterval()).append(",\"user\":").append(q(p == null ? null : p.getName()))
                         .append(",\"attributes\":[");
-                List<String> names = Collections.list(s.getAttributeNames());
                 Collections.sort(names);
                 for (int i = 0; i < names.size(); i++) {
-                    out.append(i > 0 ? "," : "").append(attrJson(names.get(i), s.getAttribute(names.get(i))));
+                    Object v;
+                    try {
+                        v = s.getAttribute(names.get(i));
+                    } catch (IllegalStateException expiredMeanwhile) {
+                        v = null;
+                    }
+                    out.append(i > 0 ? "," : "").append(attrJson(names.get(i), v));
                 }
                 out.append("]}");
                 return 200;

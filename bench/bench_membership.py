@@ -93,9 +93,10 @@ def run_version(version: str, rounds: int) -> dict[str, Any]:
 
             for r in range(rounds):
                 # --- Python P2 joins, stops cleanly, joins again, is killed
+                n_add = len(p1.find("member", lambda e: e["event"] == "added" and e["host"] == h2.address))
                 p2 = PyNode(h2, ["--mcast-port", str(PORT)])
                 ref = _iso(p2.local["startedAt"])
-                py = p1.member_event("added", h2.address, timeout=30)
+                py = _nth(p1, "added", h2.address, n_add)
                 tc = wait_line(t1, h2.address, "added", timeout=30, after=ref)
                 record("join python", _t(py) - ref, tc["t"] - ref)
                 n_gone = len(p1.find("member", lambda e: e["event"] == "disappeared" and e["host"] == h2.address))
@@ -144,7 +145,8 @@ def run_version(version: str, rounds: int) -> dict[str, Any]:
         py = statistics.median(p for p, _ in pairs)
         tc = statistics.median(t for _, t in pairs)
         rows[name] = {"python_s": round(py, 3), "tomcat_s": round(tc, 3),
-                      "ratio": round(py / tc, 3) if tc > 0.005 else None, "n": len(pairs)}
+                      "ratio": round(py / tc, 3) if tc > 0.005 else None, "n": len(pairs),
+                      "samples": [[round(p, 4), round(t, 4)] for p, t in pairs]}
     return {"version": version, "events": rows, "cpu": {k: round(v, 3) for k, v in cpu.items()}}
 
 

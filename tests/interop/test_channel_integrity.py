@@ -20,12 +20,13 @@ from tests.interop.channel_support import start_bench, start_pypeer
 pytestmark = pytest.mark.interop
 
 STACK = "OrderInterceptor,MessageDispatchInterceptor"
+RX_PROPS: list[str] = ["--iprop", "OrderInterceptor.expire=30000"]
 
 
 def run_integrity(lab: Lab, version: int, total: int, max_size: int, tag: str, base: int) -> None:
     hosts = {name: lab.add_host(f"{name}{tag}", index=base + i)
              for i, name in enumerate(("pr", "jr", "ja", "jb", "pa", "pb"))}
-    pr = start_pypeer(hosts["pr"], "member", ["--no-mcast", "--interceptors", STACK, "--quiet-messages"])
+    pr = start_pypeer(hosts["pr"], "member", ["--no-mcast", "--interceptors", STACK, "--quiet-messages", *RX_PROPS])
     jr = start_bench(hosts["jr"], "recv", ["--interceptors", STACK], version=version)
     dests = f"{hosts['pr'].address}:{pr.ready['port']},{hosts['jr'].address}:{jr.ready['port']}"
     statics = []

@@ -334,7 +334,8 @@ class ObjectInputStream:
                 f"{self._blk_left} bytes of primitive data come before the next object", self._pos,
                 length=self._blk_left,
             )
-        self._skip_resets()
+        if self._pos < self._n and self._b[self._pos] == TC_RESET:
+            self._skip_resets()
         if self._pos >= self._n:
             raise TruncatedStreamError("end of stream: no more objects", self._pos)
         tc = self._b[self._pos]
@@ -403,7 +404,8 @@ class ObjectInputStream:
         while True:
             try:
                 v = self._read()
-                self._constructing.clear()
+                if self._constructing:
+                    self._constructing.clear()
                 return v
             except _Restart as r:
                 log.debug("re-reading object at %d with the object at %d kept opaque", start, r.offset)

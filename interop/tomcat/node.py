@@ -734,6 +734,14 @@ class Browser:
         sid = r.json()["id"]
         for rep in replicas:
             rep.wait_session(sid, timeout=timeout)
+        if replicas:
+            # the first request's delta may have been dropped (it can overtake SESSION_CREATED):
+            # set the attribute again now that every replica has the session, and wait for it
+            r = self.get(node, "/app/set", {"name": "created-on", "value": node.jvm_route})
+            if r.status != 200:
+                raise TomcatError(f"could not update session {sid} on {node}: {r.status} {r.body[:200]}")
+            for rep in replicas:
+                rep.wait_session(sid, ["created-on"], timeout=timeout)
         return sid
 
     def login(self, node: TomcatNode, user: str = USER, password: str = PASSWORD) -> Response:

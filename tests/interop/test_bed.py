@@ -258,8 +258,11 @@ def test_tomcat10_invalidate_changeid_expiry_and_root_context(lab: Lab, cluster:
     _wait_gone(n2, changed["id"], timeout=30)
     # the ROOT context replicates on its own (context name localhost#)
     r = Browser(lab)
+    first = r.get(n1, "/set", {"name": "root-created", "value": "1"})
+    assert first.status == 200 and r.session_id("/") == first.json()["id"]
+    n2.wait_session(first.json()["id"], ctx="ROOT")   # async CREATED may arrive after its delta
     got = r.get(n1, "/set", {"name": "root", "type": "long", "value": "7"})
-    assert got.status == 200 and r.session_id("/") == got.json()["id"]
+    assert got.status == 200 and got.json()["id"] == first.json()["id"]
     view = n2.wait_session(got.json()["id"], ["root"], ctx="ROOT")
     assert [a for a in view["attributes"] if a["name"] == "root"][0]["type"] == "java.lang.Long"
     assert n2.peek(got.json()["id"]) is None          # not in /app

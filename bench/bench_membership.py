@@ -36,7 +36,7 @@ sys.path.insert(0, ROOT)
 from interop.lab import Lab  # noqa: E402
 from interop.tomcat.node import TomcatCluster  # noqa: E402
 from tests.interop.membership_support import PyNode  # noqa: E402
-from tests.interop.test_membership_tomcat import log_time, member_lines, wait_line  # noqa: E402
+from tests.interop.test_membership_tomcat import log_time, wait_line  # noqa: E402
 
 PORT = 45660
 

@@ -116,3 +116,20 @@ def test_failure_detector_read_test_both_ways(lab: Lab, version: int) -> None:
     finally:
         pp.close()
         jp.close()
+
+
+@pytest.mark.parametrize("version", [10, 9])
+def test_golden_vectors_regenerate_identically(version: int) -> None:
+    """tests/vectors/channel/tomcat<v>.json are exactly what the real Tomcat classes produce today."""
+    import json
+    import os
+
+    from interop import javatool
+
+    why = javatool.missing_requirements(version)
+    if why:
+        pytest.skip(why)
+    out = javatool.run_java("ChannelVectors", [], version, timeout=120).stdout
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "vectors", "channel", f"tomcat{version}.json")
+    with open(path, "rb") as f:
+        assert json.loads(out) == json.loads(f.read())

@@ -244,3 +244,78 @@ def _cluster_soak(lab, n: int, stable_s: float, port: int) -> dict[str, float]: 
     finally:
         for node in nodes:
             node.close()
+
+
+def test_multicast_channel_messages_both_ways(bed, java_peer) -> None:  # type: ignore[no-untyped-def]
+    """SEND_OPTIONS_MULTICAST: Java's McastService.broadcast reaches our message listener, ours reaches Java."""
+    import asyncio
+
+    from tests.interop.membership_support import run_in_netns
+    from tribes.io.channel_data import ChannelData, new_unique_id
+    from tribes.membership.acceptor import ProbeAcceptor
+    from tribes.membership.mcast import McastService
+
+    version, lab = bed
+    j = _host(lab, "j1", 1)
+    p = _host(lab, "py", 50)
+    port = 45604
+    peer = java_peer(j, "member", ["--mcast-port", str(port)], version=version)
+    payload = bytes(range(256)) * 2
+
+    async def python_side() -> dict[str, object]:
+        got: list[ChannelData] = []
+
+        class Listener:
+            def message_received(self, msg: ChannelData) -> None:
+                got.append(msg)
+
+        svc = McastService(port=port, bind=p.address, wait_for_members=False)
+        acc = ProbeAcceptor(p.address, 4100)
+        await acc.start()
+        svc.set_local_member(socket.inet_aton(p.address), 4100)
+        svc.set_message_listener(Listener())
+        await svc.start()
+        try:
+            await asyncio.to_thread(peer.wait_member, p.address, 30)
+            mark = peer.mark()
+            peer.command("send 3 200 65 all")  # BYTE_MESSAGE | MULTICAST
+            for _ in range(200):
+                if len(got) >= 3:
+                    break
+                await asyncio.sleep(0.05)
+            frame = ChannelData(0x41, int(time.time() * 1000), new_unique_id(), svc.local_member, payload).encode_frame()
+            svc.broadcast(frame)
+            ev = await asyncio.to_thread(peer.wait_for, "message", lambda e: e["size"] == len(payload), 15, mark)
+            return {"got": got, "java": ev, "local": svc.local_member}
+        finally:
+            await svc.stop()
+            await acc.stop()
+
+    res = run_in_netns(p.ns, python_side, timeout=90)
+    got = res["got"]
+    assert len(got) == 3, got  # type: ignore[arg-type]
+    for msg in got:  # type: ignore[union-attr]
+        assert msg.options & 0x40 and len(msg.message) == 200
+        assert msg.address.unique_id.hex() == peer.ready["uniqueId"]
+    ev = res["java"]
+    assert ev["options"] == 0x41 and ev["sender"]["uniqueId"] == res["local"].unique_id.hex()  # type: ignore[index,union-attr]
+
+
+def test_listen_only_is_invisible(bed, java_peer) -> None:  # type: ignore[no-untyped-def]
+    """`tribes members` without --join reports Java's member and announces nothing."""
+    version, lab = bed
+    j = _host(lab, "j1", 1)
+    p = _host(lab, "py", 50)
+    peer = java_peer(j, "member", ["--mcast-port", "45605", "--domain", "dom-a"], version=version)
+    node = PyNode(p, ["--mcast-port", "45605"], join=False)
+    try:
+        ev = node.member_event("added", j.address)
+        assert ev["domain"] == "dom-a" and ev["uniqueId"] == peer.ready["uniqueId"]
+        time.sleep(2)
+        assert peer.find("memberAdded") == []
+        assert node.local["mode"] == "listen"
+        node.stop()
+        summary = node.wait_for("summary")
+        assert summary["sent"] == 0 and [m["host"] for m in summary["members"]] == [j.address]
+    finally:
+        node.close()

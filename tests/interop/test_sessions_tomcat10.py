@@ -29,7 +29,7 @@ def lab(lab_factory: Callable[..., Lab]) -> Lab:
 
 @pytest.fixture(scope="module")
 def cluster(lab: Lab, tomcat_cluster: Callable[..., TomcatCluster]) -> TomcatCluster:
-    return tomcat_cluster(lab, 2, version=VERSION, fine_logging=True)
+    return tomcat_cluster(lab, 2, version=VERSION)
 
 
 @pytest.fixture(scope="module")
@@ -296,3 +296,47 @@ def test_8_operator_commands_act_on_real_tomcat(lab: Lab, cluster: TomcatCluster
         assert "tribeslab-login-page" in r.body or r.json().get("user") is None
     res = run_cli(lab, ["--context", "/app", "invalidate", "NOSUCHSESSION"])
     assert res.returncode == 1 and "no session NOSUCHSESSION" in res.stderr
+
+
+def test_root_context_both_ways(lab: Lab, cluster: TomcatCluster, py: PyNode) -> None:
+    t1, t2 = cluster.nodes
+    b = Browser(lab)
+    r = b.get(t1, "/set", {"name": "root-attr", "type": "int", "value": "11"})
+    assert r.status == 200, r.body
+    sid = r.json()["id"]
+    v = py.wait_session("/", sid, lambda s: s is not None and "root-attr" in s["attributes"])
+    assert v["context"] == "/" and v["attributes"]["root-attr"] == tj("java.lang.Integer", 11)
+    assert py.session("/app", sid) is None
+    pid = py.call("create", ctx="/", attrs={"r": tj("java.lang.String", "root from python")})["id"]
+    t2.wait_session(pid, ["r"], ctx="ROOT")
+    pb = Browser(lab)
+    pb.cookies["/"] = pid
+    r = pb.get(t2, "/get", {"name": "r"})
+    assert r.status == 200 and r.json()["value"] == "root from python"
+    assert pb.session_id("/") == route_base(pid) + ".tomcat2"
+
+
+def test_6_login_replicates_and_survives_failover(lab: Lab, cluster: TomcatCluster, py: PyNode) -> None:
+    """Runs last in this module: it kills tomcat1."""
+    t1, t2 = cluster.nodes
+    u = Browser(lab)
+    assert u.login(t1).json()["user"] == "alice"
+    sid = u.session_id("/app")
+    v = py.wait_session("/app", sid, lambda s: s is not None and s["principal"] == "alice")
+    assert v["authType"] == "FORM"
+    # back: a logged-in session made by Python is accepted by Tomcat without a login
+    pid = py.call("create", ctx="/app", attrs={"m": tj("java.lang.String", "x")},
+                  principal={"name": "alice", "roles": ["tribes"]}, auth_type="FORM")["id"]
+    assert t2.wait_session(pid, ["m"])["user"] == "alice"
+    pb = Browser(lab)
+    pb.cookies["/app"] = pid
+    r = pb.get(t2, "/app/secure/whoami")
+    assert r.status == 200 and "tribeslab-login-page" not in r.body and r.json()["user"] == "alice", r.body
+    # failover: tomcat1 dies, tomcat2 serves the protected page of the tomcat1 login without a new login
+    wait_until(lambda: (t2.peek(sid) or {}).get("user") == "alice", timeout=30,
+               what=f"principal on tomcat2 (now {t2.peek(sid)})")
+    t1.kill()
+    r = u.get(t2, "/app/secure/whoami")
+    assert r.status == 200 and "tribeslab-login-page" not in r.body, r.body
+    assert r.json()["user"] == "alice" and u.session_id("/app") == route_base(sid) + ".tomcat2"
+    py.wait_session("/app", u.session_id("/app"), lambda s: s is not None and s["principal"] == "alice")

@@ -17,11 +17,14 @@ from tribes import __version__
 
 # command name -> "module:attribute".  One line per command; keep sorted.
 COMMANDS: dict[str, str] = {
+    "bench": "tribes.cli.bench:bench",
     "config": "tribes.cli.config:config",
     "decode": "tribes.cli.decode:decode",
+    "demo": "tribes.cli.demo:demo",
     "javaser": "tribes.cli.javaser:javaser",
     "join": "tribes.cli.join:join",
     "members": "tribes.cli.members:members",
+    "send": "tribes.cli.send:send",
     "sessions": "tribes.cli.sessions:sessions",
 }
 
@@ -50,6 +53,8 @@ def configure_logging(verbose: int, quiet: int) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    logging.getLogger("tribes").setLevel(level)  # the package's hierarchy (tribes.membership, ...), also when
+    # the root logger was configured before (basicConfig is then a no-op)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

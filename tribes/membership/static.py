@@ -428,10 +428,7 @@ class _StaticRpcListener:
         if decoded is None:
             return False
         sid = self.service.membership_id
-        ok = decoded.rpc_id == sid if decoded.rpc else decoded.membership_id == sid
-        if ok:
-            self._last = decoded
-        return ok
+        return decoded.rpc_id == sid if decoded.rpc else decoded.membership_id == sid
 
     def message_received(self, msg: Any, sender: Member) -> Any:
         from tribes.membership.static_rpc import decode_member_message_value

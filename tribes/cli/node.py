@@ -1,0 +1,240 @@
+"""A cluster node for the commands that need one (``join --config``, ``send``, ``bench``).
+
+The node's channel comes from a Tomcat ``server.xml`` (``--config``) or, without one, from Tomcat's
+default cluster (``<Cluster className="...SimpleTcpCluster"/>``) configured by the network flags.
+With ``--config`` the network flags given **on the command line** override the file (``--bind``,
+``--receiver-port``, ``--mcast-address``, ``--mcast-port``, ``--domain``, ``--jvm-route``); flags
+left at their defaults do not.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Callable, Sequence, TypeVar
+
+import click
+from click.core import ParameterSource
+
+from tribes.cli.common import NetworkOptions
+
+log = logging.getLogger("tribes.cli.node")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# click parameter name -> ClusterConfig.with_overrides keyword
+_NET_OVERRIDES = {"bind": "bind", "receiver_port": "receiver_port", "mcast_address": "mcast_address",
+                  "mcast_port": "mcast_port", "domain": "domain"}
+
+
+class NodeError(Exception):
+    """The node cannot be configured or started; ``exit_code`` follows docs/cli.md."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def config_options(func: F) -> F:
+    """``--config server.xml``, ``-D NAME=VALUE`` and ``--jvm-route``."""
+    opts = [
+        click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, metavar="SERVER_XML",
+                     help="Configure the node from the <Cluster> of a Tomcat server.xml; the network flags given "
+                          "on the command line override the file."),
+        click.option("-D", "--property", "properties", multiple=True, metavar="NAME=VALUE",
+                     help="Value for ${NAME} in the server.xml (Tomcat: -DNAME=VALUE). Repeatable."),
+        click.option("--jvm-route", default=None, metavar="ROUTE",
+                     help="This node's jvmRoute (overrides the Engine's jvmRoute of the file)."),
+    ]
+    for o in reversed(opts):
+        func = o(func)
+    return func
+
+
+def parse_properties(values: Sequence[str]) -> dict[str, str]:
+    props: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r}: use NAME=VALUE", param_hint="-D/--property")
+        props[name] = value
+    return props
+
+
+def explicit_flags(ctx: click.Context | None = None) -> set[str]:
+    """Names of the parameters given on the command line (or in the environment), not defaulted."""
+    ctx = ctx or click.get_current_context(silent=True)
+    if ctx is None:
+        return set()
+    given = set()
+    for name in ctx.params:
+        src = ctx.get_parameter_source(name)
+        if src in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            given.add(name)
+    return given
+
+
+def load_node_config(net: NetworkOptions, config_path: str | None = None, properties: Sequence[str] = (),
+                     jvm_route: str | None = None, *, explicit: set[str] | None = None,
+                     frequency: int | None = None, drop_time: int | None = None) -> Any:
+    """The node's :class:`tribes.config.ClusterConfig` (raises :class:`NodeError`, exit code 3)."""
+    from tribes.cli.common import EXIT_CONFIG
+    from tribes.config import ClusterConfig, ConfigError, load
+    from tribes.membership.mcast import McastConfigError, resolve_bind
+
+    if explicit is None:
+        explicit = explicit_flags()
+    props = parse_properties(properties)
+    bind = None
+    if net.bind:
+        try:
+            bind = resolve_bind(net.bind)[0]
+        except (McastConfigError, ValueError, OSError) as exc:
+            raise NodeError(f"--bind {net.bind}: {exc}", EXIT_CONFIG) from exc
+    values = {"bind": bind, "receiver_port": net.receiver_port, "mcast_address": net.mcast_address,
+              "mcast_port": net.mcast_port, "domain": net.domain or None}
+    try:
+        if config_path is None:
+            cfg = ClusterConfig.default()
+            overrides = {k: v for k, v in values.items() if v is not None}
+        else:
+            cfg = load(config_path, properties=props)
+            overrides = {k: v for k, v in values.items() if v is not None and k in explicit}
+            if bind is not None:
+                overrides["bind"] = bind
+        cfg = cfg.with_overrides(jvm_route=jvm_route, **overrides)
+        membership = cfg.channel.membership
+        if membership.short_name == "McastService":
+            if frequency is not None and (config_path is None or "frequency" in explicit):
+                membership.set("frequency", frequency)
+            if drop_time is not None and (config_path is None or "drop_time" in explicit):
+                membership.set("dropTime", drop_time)
+        cfg.validate()
+    except FileNotFoundError as exc:
+        raise NodeError(f"--config {config_path}: no such file", EXIT_CONFIG) from exc
+    except ConfigError as exc:
+        where = f"{config_path}: " if config_path else ""
+        raise NodeError(f"{where}{exc}\n(check it with: tribes config check {config_path or 'server.xml'})",
+                        EXIT_CONFIG) from exc
+    return cfg
+
+
+def has_delta_manager(cfg: Any) -> bool:
+    manager = getattr(cfg, "manager", None)
+    return manager is not None and manager.short_name == "DeltaManager"
+
+
+def build_node(cfg: Any, *, sessions: bool = False, contexts: Sequence[str] = ()) -> tuple[Any, Any]:
+    """(channel, cluster): the GroupChannel of ``cfg`` (not started) and, when ``sessions`` and the
+    configuration's manager is a DeltaManager, a :class:`tribes.managers.cluster.SimpleTcpCluster`
+    over it (follows every context it hears of, plus ``contexts``)."""
+    from tribes.cli.common import EXIT_CONFIG
+    from tribes.config import ConfigError
+    from tribes.config.build import build_channel
+
+    try:
+        channel = build_channel(cfg)
+    except ConfigError as exc:
+        raise NodeError(str(exc), EXIT_CONFIG) from exc
+    except NotImplementedError as exc:
+        raise NodeError(f"this configuration cannot run here: {exc}", EXIT_CONFIG) from exc
+    cluster = None
+    if sessions and has_delta_manager(cfg):
+        try:
+            from tribes.managers.cluster import SimpleTcpCluster
+            from tribes.managers.delta_manager import DeltaManagerConfig
+        except ImportError as exc:  # pragma: no cover - the managers are part of the package
+            log.warning("session replication not available (%s): running the channel only", exc)
+            return channel, None
+        manager_cfg = _manager_config(cfg, DeltaManagerConfig)
+        cluster = SimpleTcpCluster(channel, host=getattr(cfg, "host_name", None) or "localhost",
+                                   container=cfg.container or "Engine", jvm_route=cfg.jvm_route,
+                                   channel_send_options=int(cfg.get("channelSendOptions")),
+                                   manager_config=manager_cfg, follow_all_contexts=True, join_wait=0.5)
+        for c in contexts:
+            cluster.manager(c)
+    return channel, cluster
+
+
+def _manager_config(cfg: Any, config_cls: Any) -> Any:
+    """DeltaManagerConfig from the <Manager>'s explicit attributes (those the Python manager knows)."""
+    known = set(config_cls._CAMEL)
+    attrs = {k: v for k, v in cfg.manager.attributes.items() if k in known}
+    skipped = sorted(k for k in cfg.manager.attributes if k not in known and k not in ("className", "name"))
+    if skipped:
+        log.info("<Manager> attributes not used by the Python DeltaManager: %s", ", ".join(skipped))
+    try:
+        return config_cls.from_attributes(attrs)
+    except (TypeError, ValueError) as exc:
+        from tribes.cli.common import EXIT_CONFIG
+        raise NodeError(f"<Manager>: {exc}", EXIT_CONFIG) from exc
+
+
+def insert_top(channel: Any, interceptor: Any) -> Any:
+    """Put ``interceptor`` at the top of the channel's stack (it sees every message first/last)."""
+    first = channel.next
+    interceptor.previous = channel
+    interceptor.next = first
+    first.previous = interceptor
+    channel.next = interceptor
+    return interceptor
+
+
+async def start_node(channel: Any, cluster: Any = None) -> None:
+    """Start (raises :class:`NodeError` with exit code 4, after stopping what started)."""
+    from tribes.cli.common import EXIT_NETWORK
+    try:
+        if cluster is not None:
+            await cluster.start()
+        else:
+            await channel.start()
+    except Exception as exc:
+        try:
+            if cluster is not None:
+                await cluster.stop()
+            else:
+                await channel.stop()
+        except Exception:  # noqa: BLE001 - best effort
+            pass
+        raise NodeError(f"could not start the node: {type(exc).__name__}: {exc}", EXIT_NETWORK) from exc
+
+
+async def wait_members(channel: Any, *, timeout: float, minimum: int = 1,
+                       predicate: Callable[[list[Any]], bool] | None = None, settle: float = 0.6) -> list[Any]:
+    """Poll the membership until ``predicate(members)`` (or ``minimum`` members) holds, then wait
+    ``settle`` seconds more for the rest of the cluster's heartbeats; returns the members."""
+    deadline = time.monotonic() + timeout
+    while True:
+        members = list(channel.members())
+        ok = predicate(members) if predicate is not None else len(members) >= minimum
+        if ok:
+            if settle > 0:
+                await asyncio.sleep(min(settle, max(0.0, deadline - time.monotonic())))
+            return list(channel.members())
+        if time.monotonic() >= deadline:
+            return members
+        await asyncio.sleep(0.1)
+
+
+def parse_target(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` -> (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{value!r}: use HOST:PORT (e.g. 10.0.0.5:4000) or 'all'", param_hint="--to")
+    return host, int(port)
+
+
+def find_member(members: Sequence[Any], host: str, port: int) -> Any:
+    for m in members:
+        if m.host_str == host and m.port == port:
+            return m
+    return None
+
+
+def direct_member(host: str, port: int) -> Any:
+    """A Member for ``host:port`` that the membership has not announced (a direct send)."""
+    import ipaddress
+    import os
+
+    from tribes.membership.member import Member
+    return Member(host=ipaddress.ip_address(host).packed, port=port, unique_id=os.urandom(16))

@@ -1,0 +1,529 @@
+"""``tribes demo``: a live session cluster on this machine, narrated step by step.
+
+Two modes:
+
+- ``tomcat`` (root, iproute2, Java and Tomcat 10.1 jars present): a network-namespace lab named
+  ``demo`` on 10.77.200.0/24 (nothing of it is visible outside its namespaces) with two real Tomcat
+  10.1 nodes and one Python node started as ``tribes join --config <tomcat1's server.xml> --bind
+  10.77.200.50 --jvm-route py1`` (the same server.xml the Tomcat nodes run). Sessions are made over
+  HTTP on tomcat1, the Python node receives them (state transfer, then replication), tomcat1 is
+  killed with SIGKILL, and the sessions are still on tomcat2 (the user goes on there) and on the
+  Python node.
+- ``python`` (the fallback when Tomcat, Java or root is missing; it says how to install them): a
+  Python-only cluster on loopback (membership bound to 127.0.0.1, multicast TTL 0): this process
+  is the "application" node that makes the sessions, three ``tribes join --config`` nodes replicate
+  them, a byte message goes to every member with ACK, one node is killed with SIGKILL, and the
+  others still hold every session.
+
+The Tomcat mode imports the repository's ``interop`` package (the namespace lab and the Tomcat node
+launcher), so it runs from a checkout (``scripts/demo.sh``, or ``python3 -m tribes.cli.main demo``
+in the repository); the fallback needs only the installed package.
+
+Everything started is stopped on exit, also on Ctrl-C, SIGTERM and errors.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Callable, Sequence, TextIO
+
+log = logging.getLogger("tribes.demo")
+
+LAB_NAME = "demo"
+SUBNET = "10.77.200"
+PY_INDEX = 50
+INSTALL_HINT = ("to see the demo with real Tomcat nodes, install them as root: `sudo bash scripts/setup.sh` "
+                "(Debian: apt-get install -y tomcat10-common openjdk-17-jdk-headless iproute2 curl; never the "
+                "`tomcat10` package, it installs a system service) and run `sudo bash scripts/demo.sh`")
+
+
+class DemoError(RuntimeError):
+    """A step of the demo could not be done (the message says which and why)."""
+
+
+class Narrator:
+    """Human narration (one line per step and check) or JSON lines (``kind`` step/check/info/summary)."""
+
+    def __init__(self, as_json: bool = False, out: TextIO | None = None) -> None:
+        self.as_json = as_json
+        self.out = out or sys.stdout
+        self.t0 = time.monotonic()
+        self.failures: list[str] = []
+        self.checks = 0
+        self.step_no = 0
+
+    def _emit(self, kind: str, text: str, **fields: Any) -> None:
+        elapsed = round(time.monotonic() - self.t0, 2)
+        if self.as_json:
+            obj = {"kind": kind, "t": elapsed, "text": text, **fields}
+            self.out.write(json.dumps(obj, default=str, separators=(",", ":")) + "\n")
+        else:
+            mark = {"step": "==>", "check": "   ", "info": "   ", "warn": " ! "}.get(kind, "   ")
+            self.out.write(f"[{elapsed:6.1f}s] {mark} {text}\n")
+        self.out.flush()
+
+    def step(self, text: str, **fields: Any) -> None:
+        self.step_no += 1
+        self._emit("step", f"{self.step_no}. {text}", step=self.step_no, **fields)
+
+    def info(self, text: str, **fields: Any) -> None:
+        self._emit("info", text, **fields)
+
+    def warn(self, text: str, **fields: Any) -> None:
+        self._emit("warn", text, **fields)
+
+    def check(self, ok: bool, text: str, **fields: Any) -> bool:
+        self.checks += 1
+        if not ok:
+            self.failures.append(text)
+        self._emit("check", f"{'OK  ' if ok else 'FAIL'} {text}", ok=ok, **fields)
+        return ok
+
+    def summary(self, mode: str, **fields: Any) -> None:
+        ok = not self.failures
+        text = (f"demo ({mode}) finished: {self.checks} checks, "
+                + ("all passed" if ok else f"{len(self.failures)} failed: " + "; ".join(self.failures)))
+        self._emit("summary", text, mode=mode, ok=ok, checks=self.checks, failed=self.failures,
+                   seconds=round(time.monotonic() - self.t0, 1), **fields)
+
+
+# ------------------------------------------------------------------------------------ Python nodes
+class PyNode:
+    """A ``tribes join --json`` subprocess; its JSON lines are followed by a reader thread."""
+
+    def __init__(self, name: str, proc: subprocess.Popen[str], kill: Callable[[subprocess.Popen[str]], None] | None = None
+                 ) -> None:
+        self.name = name
+        self.proc = proc
+        self.lock = threading.Lock()
+        self.ready: dict[str, Any] | None = None
+        self.summary: dict[str, Any] | None = None
+        self.members: dict[str, dict[str, Any]] = {}   # "host:port" -> member fields
+        self.sessions: dict[str, set[str]] = {}         # context path -> ids
+        self.messages: list[dict[str, Any]] = []
+        self.stderr: list[str] = []
+        self._kill = kill
+        self._threads = [threading.Thread(target=self._read_out, daemon=True),
+                         threading.Thread(target=self._read_err, daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def _read_out(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            with self.lock:
+                self._apply(ev)
+
+    def _read_err(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self.lock:
+                self.stderr.append(line.rstrip())
+                del self.stderr[:-50]
+
+    def _apply(self, ev: dict[str, Any]) -> None:
+        kind = ev.get("kind")
+        if kind == "ready":
+            self.ready = ev
+        elif kind == "member":
+            key = f"{ev['host']}:{ev['port']}"
+            if ev.get("event") == "added":
+                self.members[key] = ev
+            else:
+                self.members.pop(key, None)
+        elif kind == "session":
+            ids = self.sessions.setdefault(ev.get("context") or "/", set())
+            sid, event = ev.get("id"), ev.get("event")
+            if event == "created" and sid:
+                ids.add(sid)
+            elif event == "destroyed":
+                ids.discard(sid)
+            elif event == "id_changed":
+                ids.discard(ev.get("oldId"))
+                if sid:
+                    ids.add(sid)
+        elif kind == "message":
+            self.messages.append(ev)
+        elif kind == "summary":
+            self.summary = ev
+
+    def wait(self, predicate: Callable[["PyNode"], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if predicate(self):
+                    return True
+            if self.proc.poll() is not None:
+                time.sleep(0.2)  # let the reader finish
+                with self.lock:
+                    return predicate(self)
+            time.sleep(0.1)
+        return False
+
+    def member_hosts(self) -> set[str]:
+        with self.lock:
+            return {m["host"] for m in self.members.values()}
+
+    def session_ids(self, context: str = "/app") -> set[str]:
+        with self.lock:
+            return set(self.sessions.get(context, set()))
+
+    def last_error(self) -> str:
+        with self.lock:
+            return " | ".join(self.stderr[-3:]) or f"exit code {self.proc.poll()}"
+
+    def terminate(self, timeout: float = 20) -> dict[str, Any] | None:
+        """SIGTERM (clean shutdown: the node leaves the cluster) and the node's summary line."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        for t in self._threads:
+            t.join(5)
+        return self.summary
+
+    def kill9(self) -> None:
+        if self.proc.poll() is None:
+            if self._kill is not None:
+                self._kill(self.proc)
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    self.proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(10)
+
+
+def join_args(config: str, bind: str, jvm_route: str, properties: Sequence[str] = (),
+              extra: Sequence[str] = ()) -> list[str]:
+    args = ["-m", "tribes.cli.main", "join", "--config", config, "--bind", bind, "--jvm-route", jvm_route,
+            "--context", "/app", "--json", "--no-live"]
+    for p in properties:
+        args += ["-D", p]
+    return args + list(extra)
+
+
+# ---------------------------------------------------------------------------------- requirements
+def tomcat_missing() -> str | None:
+    """Why the Tomcat mode cannot run here (None: it can)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "not running as root (network namespaces need root)"
+    if shutil.which("ip") is None:
+        return "iproute2 (`ip`) is not installed"
+    if shutil.which("curl") is None:
+        return "curl is not installed"
+    try:
+        from interop.tomcat.node import missing_requirements
+    except ImportError:
+        return ("the repository's `interop` package is not importable: run the demo from the repository "
+                "(scripts/demo.sh)")
+    return missing_requirements(10)
+
+
+# ---------------------------------------------------------------------------------- Tomcat mode
+def run_tomcat(n: Narrator, keep: bool = False, sessions: int = 3) -> None:
+    from interop.lab import Lab
+    from interop.tomcat.node import FAST_START_OPTS, Browser, TomcatCluster
+
+    n.step(f"Building the lab: namespaces {LAB_NAME}-* on {SUBNET}.0/24 behind a bridge (nothing leaves them)")
+    lab = Lab(LAB_NAME, SUBNET)
+    cluster: Any = None
+    node: PyNode | None = None
+    try:
+        cluster = TomcatCluster(lab, version="10", jvm_opts=FAST_START_OPTS)
+        for i in (1, 2):
+            n.step(f"Starting Tomcat 10.1 node tomcat{i} on {SUBNET}.{i} (DeltaManager, McastService, NioReceiver)")
+            t0 = time.monotonic()
+            tn = cluster.add_node(timeout=120)
+            n.info(f"tomcat{i} answers on {tn.url}/app/ping after {time.monotonic() - t0:.1f} s")
+        cluster.wait_membership(timeout=60)
+        t1, t2 = cluster.nodes
+        n.check(t1.address in t2.members_from_log() and t2.address in t1.members_from_log(),
+                "tomcat1 and tomcat2 see each other (\"Replication member added\" in their logs)")
+
+        first = Browser(lab)
+        sid0 = first.new_session(t1, [t2])
+        first.get(t1, "/app/set", {"name": "cart", "type": "string", "value": "book-0"})
+        n.step("A user opened a session on tomcat1 before the Python node exists",
+               session=sid0)
+        n.info(f"session {sid0} (attribute cart=book-0), replicated to tomcat2")
+
+        server_xml = os.path.join(t1.base, "conf", "server.xml")
+        py_host = lab.add_host("py", index=PY_INDEX)
+        n.step(f"Starting the Python node on {py_host.address} with tomcat1's own server.xml: "
+               f"tribes join --config {server_xml} --bind {py_host.address} --jvm-route py1 --context /app")
+        proc = py_host.python(join_args(server_xml, py_host.address, "py1"), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+        node = PyNode("py1", proc, kill=lambda p: py_host.kill(p, sig=signal.SIGKILL))
+        if not node.wait(lambda x: x.ready is not None, 60):
+            raise DemoError(f"the Python node did not start: {node.last_error()}")
+        n.info(f"Python node is {node.ready.get('name')} (jvmRoute {node.ready.get('jvmRoute')})")
+        n.check(node.wait(lambda x: {t1.address, t2.address} <= {m["host"] for m in x.members.values()}, 30),
+                "the Python node sees both Tomcat nodes as members", members=sorted(node.member_hosts()))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(py_host.address in t.members_from_log() for t in (t1, t2)):
+            time.sleep(0.2)
+        n.check(all(py_host.address in t.members_from_log() for t in (t1, t2)),
+                "both Tomcat nodes log the Python node as \"Replication member added\"")
+        n.check(node.wait(lambda x: sid0 in x.sessions.get("/app", set()), 30),
+                f"the Python node received the existing session {sid0} by state transfer")
+
+        n.step(f"Driving {sessions - 1} more user sessions through tomcat1 over HTTP")
+        users = [(first, sid0)]
+        for i in range(1, sessions):
+            b = Browser(lab)
+            sid = b.new_session(t1, [t2])
+            b.get(t1, "/app/set", {"name": "cart", "type": "string", "value": f"book-{i}"})
+            users.append((b, sid))
+            n.info(f"user {i}: session {sid}, cart=book-{i}")
+        ids = [sid for _, sid in users]
+        for _, sid in users:
+            t2.wait_session(sid, ["cart"], timeout=30)
+        n.check(True, f"tomcat2 holds all {len(ids)} sessions with their cart attribute")
+        n.check(node.wait(lambda x: set(ids) <= x.sessions.get("/app", set()), 30),
+                f"the Python node holds all {len(ids)} sessions", sessions=sorted(node.session_ids()))
+
+        n.step("Killing tomcat1 with SIGKILL (no goodbye: its JVM just dies)")
+        t1.kill()
+        n.check(node.wait(lambda x: t1.address not in {m["host"] for m in x.members.values()}, 30),
+                "the Python node saw tomcat1 disappear")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and t1.address in t2.members_from_log():
+            time.sleep(0.2)
+        n.check(t1.address not in t2.members_from_log(), "tomcat2 saw tomcat1 disappear")
+
+        n.step("The sessions survive on tomcat2 and on the Python node")
+        def cart(view: Any) -> Any:
+            return {a.get("name"): a.get("value") for a in (view or {}).get("attributes", [])}.get("cart")
+
+        alive = [sid for i, sid in enumerate(ids) if cart(t2.peek(sid)) == f"book-{i}"]
+        n.check(len(alive) == len(ids), f"tomcat2 still has {len(alive)}/{len(ids)} sessions with their carts")
+        n.check(set(ids) <= node.session_ids(), f"the Python node still has all {len(ids)} sessions")
+        b, sid = users[-1]
+        r = b.get(t2, "/app/get", {"name": "cart"})
+        new_sid = b.session_id("/app")
+        value = r.json().get("value") if r.status == 200 else None
+        n.check(r.status == 200 and value == f"book-{len(users) - 1}",
+                f"the last user goes on on tomcat2: cart={value!r}, session now {new_sid} (JvmRouteBinderValve "
+                "renamed it to tomcat2's route)")
+        if new_sid and new_sid != sid:
+            n.check(node.wait(lambda x: new_sid in x.sessions.get("/app", set()), 20),
+                    "the Python node followed the rename")
+
+        n.step("Stopping the Python node cleanly (it announces its shutdown)")
+        summary = node.terminate()
+        held = set((summary or {}).get("sessionIds", {}).get("/app", []))
+        expected = (set(ids) - {sid}) | {new_sid or sid}
+        n.check(summary is not None and expected <= held,
+                f"its last summary lists {len(held)} session(s) in /app, every user's (with the renamed one)",
+                summary={k: v for k, v in (summary or {}).items() if k != "kind"})
+        if keep:
+            n.info(f"--keep: lab {LAB_NAME} and tomcat2 stay up until you press Enter (curl from the hub: "
+                   f"ip netns exec {LAB_NAME}-hub curl {t2.url}/app/sessions)")
+            with contextlib.suppress(EOFError):
+                input()
+    finally:
+        n.step("Cleaning up: Python node, Tomcat nodes, namespaces")
+        if node is not None:
+            node.terminate(5)
+        if cluster is not None:
+            with contextlib.suppress(Exception):
+                cluster.stop()
+        lab.close()
+
+
+# ---------------------------------------------------------------------------------- Python mode
+LOOPBACK_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<!-- tribes demo (Python-only): a loopback cluster; TTL 0 and 127.0.0.1 keep every packet on this machine -->
+<Server port="-1" shutdown="SHUTDOWN">
+  <Service name="Catalina">
+    <Engine name="Catalina" defaultHost="localhost" jvmRoute="py0">
+      <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster" channelSendOptions="6">
+        <Manager className="org.apache.catalina.ha.session.DeltaManager" expireSessionsOnShutdown="false"/>
+        <Channel className="org.apache.catalina.tribes.group.GroupChannel">
+          <Membership className="org.apache.catalina.tribes.membership.McastService" address="228.0.0.4"
+                      port="${mcast.port}" bind="127.0.0.1" ttl="0" frequency="500" dropTime="3000"/>
+          <Receiver className="org.apache.catalina.tribes.transport.nio.NioReceiver" address="127.0.0.1"
+                    port="${rx.port}" autoBind="100"/>
+          <Sender className="org.apache.catalina.tribes.transport.ReplicationTransmitter">
+            <Transport className="org.apache.catalina.tribes.transport.nio.PooledParallelSender"/>
+          </Sender>
+          <Interceptor className="org.apache.catalina.tribes.group.interceptors.TcpFailureDetector"/>
+          <Interceptor className="org.apache.catalina.tribes.group.interceptors.MessageDispatchInterceptor"/>
+        </Channel>
+        <ClusterListener className="org.apache.catalina.ha.session.ClusterSessionListener"/>
+      </Cluster>
+    </Engine>
+  </Service>
+</Server>
+"""
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_python(n: Narrator, nodes: int = 3, sessions: int = 4, python: str | None = None) -> None:
+    asyncio.run(_run_python(n, nodes, sessions, python or sys.executable))
+
+
+async def _run_python(n: Narrator, count: int, sessions: int, python: str) -> None:
+    from tribes.cli.node import build_node
+    from tribes.config import load
+    from tribes.group import ByteMessage
+
+    workdir = tempfile.mkdtemp(prefix="tribes-demo-")
+    xml = os.path.join(workdir, "server.xml")
+    with open(xml, "w") as f:
+        f.write(LOOPBACK_XML)
+    mport = free_port(socket.SOCK_DGRAM)
+    ports = [free_port() for _ in range(count + 1)]
+    nodes: list[PyNode] = []
+    app: Any = None
+    try:
+        n.step(f"The application node (this process) joins a loopback cluster: {xml} "
+               f"(multicast port {mport}, bound to 127.0.0.1, TTL 0)")
+        cfg = load(xml, properties={"mcast.port": str(mport), "rx.port": str(ports[0])}, jvm_route="app")
+        channel, app = build_node(cfg, sessions=True, contexts=["/app"])
+        await app.start()
+        ctx = app.manager("/app")
+        early = [ctx.create_session({"user": f"user{i}", "cart": f"book-{i}"}).id for i in range(sessions // 2)]
+        n.info(f"{len(early)} sessions made before the other nodes exist: {', '.join(early)}")
+
+        n.step(f"Starting {count} Python nodes: tribes join --config {os.path.basename(xml)} -D rx.port=... "
+               "--jvm-route pyN --context /app")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
+        for i in range(1, count + 1):
+            args = join_args(xml, "127.0.0.1", f"py{i}", [f"mcast.port={mport}", f"rx.port={ports[i]}"])
+            proc = subprocess.Popen([python, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    env=env, start_new_session=True)
+            nodes.append(PyNode(f"py{i}", proc))
+        for node in nodes:
+            if not await asyncio.to_thread(node.wait, lambda x: x.ready is not None, 60):
+                raise DemoError(f"{node.name} did not start: {node.last_error()}")
+        everyone = {f"127.0.0.1:{p}" for p in ports}
+        for node in nodes:
+            mine = f"127.0.0.1:{node.ready['port']}"
+            ok = await asyncio.to_thread(node.wait, lambda x, m=mine: everyone - {m} <= set(x.members), 30)
+            n.check(ok, f"{node.name} ({mine}) sees the {count} other members", members=sorted(node.members))
+        for _ in range(100):
+            if len(channel.members()) >= count:
+                break
+            await asyncio.sleep(0.1)
+        n.check(len(channel.members()) >= count, f"the application node sees {len(channel.members())} members")
+        for node in nodes:
+            ok = await asyncio.to_thread(node.wait, lambda x: set(early) <= x.sessions.get("/app", set()), 30)
+            n.check(ok, f"{node.name} received the {len(early)} early sessions by state transfer")
+
+        n.step(f"Making {sessions - len(early)} more sessions on the application node (replicated as they change)")
+        late = [ctx.create_session({"user": f"user{i}", "cart": f"book-{i}"}).id
+                for i in range(len(early), sessions)]
+        ctx.set_attribute(late[0], "cart", "book-updated")
+        await app.flush()
+        ids = early + late
+        for node in nodes:
+            ok = await asyncio.to_thread(node.wait, lambda x: set(ids) <= x.sessions.get("/app", set()), 30)
+            n.check(ok, f"{node.name} holds all {len(ids)} sessions")
+
+        n.step("A byte message to every member with ACK (what `tribes send` does)")
+        members = channel.members()
+        t0 = time.perf_counter()
+        await channel.send(members, ByteMessage(b"hello from the demo"), 3)
+        n.check(True, f"{len(members)} members acknowledged in {(time.perf_counter() - t0) * 1000:.1f} ms")
+        for node in nodes:
+            ok = await asyncio.to_thread(node.wait, lambda x: any(m.get("size") == 19 and m.get("options") == 3
+                                                                   for m in x.messages), 10)
+            n.check(ok, f"{node.name} printed the message")
+
+        victim = nodes[0]
+        n.step(f"Killing {victim.name} with SIGKILL")
+        victim.kill9()
+        gone = f"127.0.0.1:{victim.ready['port']}"
+        for node in nodes[1:]:
+            ok = await asyncio.to_thread(node.wait, lambda x: gone not in x.members, 30)
+            n.check(ok, f"{node.name} saw {victim.name} disappear")
+        for _ in range(100):
+            if all(f"{m.host_str}:{m.port}" != gone for m in channel.members()):
+                break
+            await asyncio.sleep(0.1)
+
+        n.step("The sessions survive on every other node")
+        n.check(set(ids) <= set(ctx.session_ids()), f"the application node has all {len(ids)} sessions")
+        for node in nodes[1:]:
+            summary = await asyncio.to_thread(node.terminate)
+            held = set((summary or {}).get("sessionIds", {}).get("/app", []))
+            n.check(set(ids) <= held, f"{node.name} still held all {len(ids)} sessions when it stopped")
+    finally:
+        n.step("Cleaning up: Python nodes and the application node")
+        for node in nodes:
+            await asyncio.to_thread(node.terminate, 5)
+        if app is not None:
+            with contextlib.suppress(Exception):
+                await app.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------- entry point
+def run(mode: str = "auto", as_json: bool = False, keep: bool = False, out: TextIO | None = None) -> int:
+    """Run the demo; returns the exit code (0 all checks passed, 1 a check failed, 4 a step failed)."""
+    n = Narrator(as_json, out)
+    why = tomcat_missing() if mode in ("auto", "tomcat") else None
+    if mode == "tomcat" and why:
+        n.warn(f"cannot run the Tomcat demo: {why}; {INSTALL_HINT}")
+        n.summary("tomcat", error=why)
+        return 4
+    chosen = "tomcat" if mode == "tomcat" or (mode == "auto" and why is None) else "python"
+    if mode == "auto" and why:
+        n.warn(f"Tomcat demo not possible here: {why}")
+        n.warn(INSTALL_HINT)
+        n.warn("falling back to a Python-only cluster on loopback")
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not in the main thread
+        signal.signal(signal.SIGTERM, on_term)
+    code = 0
+    try:
+        if chosen == "tomcat":
+            run_tomcat(n, keep=keep)
+        else:
+            run_python(n)
+    except KeyboardInterrupt:
+        n.warn("interrupted: everything started was stopped")
+        n.summary(chosen, interrupted=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - reported as a failed step
+        log.debug("demo failed", exc_info=True)
+        n.failures.append(f"{type(exc).__name__}: {exc}")
+        n.warn(f"a step failed: {type(exc).__name__}: {exc}")
+        code = 4
+    finally:
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGTERM, previous)
+    n.summary(chosen)
+    if code:
+        return code
+    return 1 if n.failures else 0

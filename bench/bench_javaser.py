@@ -126,7 +126,13 @@ def main() -> int:
     ap.add_argument("--dir", default=None, help="where the session streams are (made there by Java)")
     args = ap.parse_args()
 
-    tmp = args.dir or tempfile.mkdtemp(prefix="bench_javaser_")
+    if args.dir:
+        return run(args, args.dir)
+    with tempfile.TemporaryDirectory(prefix="bench_javaser_") as tmp:
+        return run(args, tmp)
+
+
+def run(args: argparse.Namespace, tmp: str) -> int:
     java: dict[str, dict[str, Any]] = {}
     if not args.no_java:
         cmd = java_cmd(args.tomcat)
@@ -168,12 +174,7 @@ def main() -> int:
             row["java_identical"] = j["identical"]
         rows.append(row)
 
-    try:
-        from tribes.javaser import _speedups  # noqa: F401
-
-        impl = "cython"
-    except ImportError:
-        impl = "pure-python"
+    impl = "pure-python"
     result = {"benchmark": "javaser", "implementation": impl, "tomcat": args.tomcat, "rows": rows}
     if args.json:
         print(json.dumps(result))

@@ -3,7 +3,8 @@
 
 Any input: ``loads_all`` either raises a JavaSerializationError subclass (within the Limits) or
 returns items that ``dumps_all`` writes back to exactly the same bytes; ``to_json`` and the
-primitive API never fail otherwise. Seeds: fuzz/corpus/javaser (small golden vectors).
+primitive API never fail otherwise. Seeds: fuzz/corpus/javaser = the golden vectors under 3000 bytes
+(``for f in tests/vectors/javaser/10.1/*.ser; do [ $(stat -c %s $f) -lt 3000 ] && cp $f fuzz/corpus/javaser/; done``).
 
     python3 fuzz/fuzz_javaser.py fuzz/corpus/javaser -max_total_time=600 -rss_limit_mb=2048 -timeout=10
 """

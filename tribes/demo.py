@@ -221,6 +221,14 @@ def join_args(config: str, bind: str, jvm_route: str, properties: Sequence[str] 
 
 
 # ---------------------------------------------------------------------------------- requirements
+def _checkout_on_path() -> None:
+    """When this package runs from a repository checkout (``pip install -e .``), make its ``interop``
+    package importable even if the current directory is elsewhere (the ``tribes`` script)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if os.path.isfile(os.path.join(root, "interop", "lab.py")) and root not in sys.path:
+        sys.path.append(root)
+
+
 def tomcat_missing() -> str | None:
     """Why the Tomcat mode cannot run here (None: it can)."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
@@ -229,6 +237,7 @@ def tomcat_missing() -> str | None:
         return "iproute2 (`ip`) is not installed"
     if shutil.which("curl") is None:
         return "curl is not installed"
+    _checkout_on_path()
     try:
         from interop.tomcat.node import missing_requirements
     except ImportError:

@@ -327,3 +327,35 @@ def test_static_membership_service_with_tomcat(tomcat_bed) -> None:  # type: ign
         assert bad == [], bad
     finally:
         cluster.stop()
+
+
+def test_joined_python_member_does_not_slow_acked_replication(tomcat_bed) -> None:  # type: ignore[no-untyped-def]
+    """channelSendOptions=6 (USE_ACK|SYNC): Tomcat replicates every request to the Python member too
+    and waits for its ACK; the membership-only node ACKs like a Tomcat node without that context."""
+    from interop.tomcat.node import Browser, TomcatCluster
+
+    version, lab, _cluster = tomcat_bed
+    cluster = TomcatCluster(lab, version=version, mcast_port=45680, host_prefix="a", index_base=60,
+                            channel_send_options="6")
+    host = _py(lab, "pyack", 95)
+    node = None
+    try:
+        a1 = cluster.add_node()
+        node = PyNode(host, ["--mcast-port", "45680"])
+        wait_line(a1, host.address, "added", timeout=30)
+        b = Browser(lab)
+        times = []
+        for i in range(5):
+            t0 = time.monotonic()
+            r = b.get(a1, "/app/set", {"name": f"k{i}", "type": "int", "value": str(i)})
+            times.append(time.monotonic() - t0)
+            assert r.status == 200, r.body
+        node.stop()
+        summary = node.wait_for("summary")
+        assert summary["acks"] >= 5, summary  # Tomcat did send to us with USE_ACK, and got its ACKs
+        assert max(times) < 2.0, times  # no ACK timeout (3 s+) on any request
+        assert "Unable to send message through cluster sender" not in a1.log_text()
+    finally:
+        if node is not None:
+            node.close()
+        cluster.stop()

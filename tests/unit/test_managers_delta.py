@@ -50,7 +50,11 @@ def test_create_session_sends_created_then_delta() -> None:
     assert [m.message.event_type for m in out] == [EVT_SESSION_CREATED, EVT_SESSION_DELTA]
     created, delta = out[0].message, out[1].message
     assert created.timestamp == T0 and created.session_id == s.id and created.unique_id == f"{s.id}-{T0}"
-    assert delta.timestamp == T0 + 5 and all(m.options is None and m.destination is None for m in out)
+    assert delta.timestamp == T0 + 5 and all(m.destination is None for m in out)
+    assert out[0].options == 6 and out[1].options is None    # ordered_creation: CREATED is acked first
+    t = mgr(ordered_creation=False)
+    t.create_session(T0)
+    assert t.take_outgoing()[0].options is None              # Tomcat: channelSendOptions
     dr = DeltaRequest.deserialize(delta.session)
     assert [(x.type, x.name, x.value) for x in dr.actions] == [
         (TYPE_ISNEW, "__SET__ISNEW__", True), (TYPE_MAXINTERVAL, "__SET__MAXINTERVAL__", 1800),
@@ -275,9 +279,14 @@ def test_bad_input_is_dropped_and_other_sessions_survive(caplog: pytest.LogCaptu
     assert b.find_session("KEEP.t") is keep and keep.attributes == {"a": "1"}
     text = caplog.text
     assert "unknown event type 99" in text and "corrupt DeltaRequest" in text and "corrupt session stream" in text
-    # a delta for an unknown session is ignored quietly, like Tomcat
+    # a delta for an unknown session is held for reorder_window ms, then dropped quietly (Tomcat: at once)
     b.handle(SessionMessage(EVT_SESSION_DELTA, CTX, "NOPE", d.serialize(), "u", T0), "A", T0)
-    assert b.stats.get("delta_unknown_session") == 1
+    assert b.stats.get("held_for_unknown_session") == 1 and "NOPE" in b.pending
+    b.process_expires(T0 + 5000)
+    assert b.stats.get("delta_unknown_session") == 1 and not b.pending and "NOPE" not in b.sessions
+    t = mgr(reorder_window=0)
+    t.handle(SessionMessage(EVT_SESSION_DELTA, CTX, "NOPE", d.serialize(), "u", T0), "A", T0)
+    assert not t.pending and t.stats.get("delta_unknown_session") == 1
 
 
 def test_max_active_sessions_and_filters() -> None:
@@ -399,7 +408,8 @@ def test_cluster_routing_no_context_manager_and_ordered_sends() -> None:
             (EVT_SESSION_CREATED, "localhost#/app"), (EVT_SESSION_DELTA, "localhost#/app"),
             (EVT_SESSION_DELTA, "localhost#/app"), (EVT_SESSION_CREATED, "localhost#"),
             (EVT_SESSION_DELTA, "localhost#"), (EVT_SESSION_EXPIRED, "localhost#/app")]
-        assert all(k[2] == ["A", "B"] and k[3] == 8 for k in kinds[1:])
+        assert all(k[2] == ["A", "B"] for k in kinds[1:])
+        assert [k[3] for k in kinds[1:]] == [6, 8, 8, 6, 8, 8]
         assert cl.unknown_context_messages == 1 and r.id in root.session_ids()
         await cl.stop()
     asyncio.run(run())
@@ -423,3 +433,31 @@ def test_cluster_answers_get_all_for_known_context() -> None:
         assert len(read_sessions(SessionMessage.from_java(ch.sent[0][1]).session)) == 1
         await cl.stop()
     asyncio.run(run())
+
+
+def test_reordered_async_messages_are_replayed_in_order() -> None:
+    """Tomcat's async sends (thread pool) can overtake each other: a login's CHANGE_SESSION_ID and
+    DELTA may arrive before the session's CREATED."""
+    b = mgr()
+    d = DeltaRequest("NEW.t1")
+    d.set_principal(Principal("alice", ["tribes"]))
+    d.set_auth_type("FORM")
+    out = ObjectOutputStream()
+    out.write_utf("NEW.t1")
+    b.handle(SessionMessage(EVT_SESSION_DELTA, CTX, "NEW.t1", d.serialize(), "u", T0 + 3), "A", T0 + 3)
+    b.handle(SessionMessage(EVT_CHANGE_SESSION_ID, CTX, "OLD.t1", out.getvalue(), "u", T0 + 2), "A", T0 + 4)
+    assert not b.sessions
+    b.handle(SessionMessage(EVT_SESSION_CREATED, CTX, "OLD.t1", None, "u", T0 + 1), "A", T0 + 5)
+    assert list(b.sessions) == ["NEW.t1"] and b.sessions["NEW.t1"].principal.name == "alice"
+    assert b.sessions["NEW.t1"].auth_type == "FORM" and not b.pending
+    # EXPIRED overtaking CREATED: the late CREATED does not resurrect the session
+    b.handle(SessionMessage(EVT_SESSION_EXPIRED, CTX, "GONE.t1", None, "u", T0 + 2), "A", T0 + 6)
+    b.handle(SessionMessage(EVT_SESSION_CREATED, CTX, "GONE.t1", None, "u", T0 + 1), "A", T0 + 7)
+    assert "GONE.t1" not in b.sessions
+    # after an expiry, a late delta for it is not held forever
+    b.invalidate("NEW.t1", T0 + 8)
+    b.handle(SessionMessage(EVT_SESSION_DELTA, CTX, "NEW.t1", d.serialize(), "u", T0 + 9), "A", T0 + 9)
+    b.handle(SessionMessage(EVT_SESSION_CREATED, CTX, "NEW.t1", None, "u", T0 + 9), "A", T0 + 9)
+    assert "NEW.t1" not in b.sessions
+    b.process_expires(T0 + 20_000)
+    assert not b.pending and not b.recently_expired

@@ -234,10 +234,13 @@ def test_probe_acceptor_counts_probe_and_answers_get_all() -> None:
         me = Member(host=bytes([127, 0, 0, 1]), port=0, unique_id=b"\x05" * 16)
         acc = ProbeAcceptor("127.0.0.1", 0, local_member=lambda: me)
         port = await acc.start()
-        _r, w = await asyncio.open_connection("127.0.0.1", port)
+        r, w = await asyncio.open_connection("127.0.0.1", port)
         w.write(ChannelData(1, 1, b"\x01" * 16, tomcat, TCP_FAIL_DETECT).encode_frame())
         w.write(ChannelData(8, 1, b"\x02" * 16, tomcat, get_all).encode_frame())
+        w.write(ChannelData(6, 1, b"\x03" * 16, tomcat, b"\xac\xed\x00\x05 a session delta").encode_frame())
         await w.drain()
+        from tribes.io.framing import ACK_FRAME
+        assert await asyncio.wait_for(r.readexactly(len(ACK_FRAME)), 5) == ACK_FRAME  # only the USE_ACK one
         w.close()
         for _ in range(100):
             if replies:
@@ -245,7 +248,7 @@ def test_probe_acceptor_counts_probe_and_answers_get_all() -> None:
             await asyncio.sleep(0.02)
         await acc.stop()
         server.close()
-        assert acc.probes == 1 and acc.no_context_replies == ["localhost#/app"]
+        assert acc.probes == 1 and acc.no_context_replies == ["localhost#/app"] and acc.acks == 1
         from tribes.io.framing import FrameDecoder
         (body,) = FrameDecoder().feed(replies[0])
         msg = ChannelData.decode(body)

@@ -14,7 +14,13 @@ import click
 
 from tribes.cli.common import EXIT_ERRORS, EXIT_OK, emit_json
 
-HELP_EPILOG = "Exit status: 0 when every Tribes packet decoded, 1 (with the error count on stderr) otherwise."
+HELP_EPILOG = """\b
+Examples:
+  tribes decode capture.pcap                       # one line per heartbeat, message, ACK
+  tribes decode capture.pcapng --json | jq .kind   # one JSON object per line
+  tribes decode big.pcap --no-values               # class names only (faster)
+
+Exit status: 0 when every Tribes packet decoded, 1 (with the error count on stderr) otherwise."""
 
 
 def _text(ev) -> str:
@@ -51,12 +57,14 @@ def decode(file: str, as_json: bool, max_message_size: int, no_values: bool, val
     dec = CaptureDecoder(max_message_size=max_message_size, decode_values=not no_values,
                          values_max_bytes=values_max)
     out = sys.stdout
+    from tribes.cli.progress import file_progress  # a rich bar on stderr for big captures (terminal only)
     try:
-        for ev in decode_pcap(file, dec):
-            if as_json:
-                out.write(json.dumps(ev.to_json(), separators=(",", ":"), default=str) + "\n")
-            else:
-                out.write(_text(ev) + "\n")
+        with file_progress(file) as source:
+            for ev in decode_pcap(source, dec):
+                if as_json:
+                    out.write(json.dumps(ev.to_json(), separators=(",", ":"), default=str) + "\n")
+                else:
+                    out.write(_text(ev) + "\n")
     except BrokenPipeError:  # pragma: no cover - `| head`
         sys.exit(EXIT_OK)
     except Exception as exc:  # noqa: BLE001 - unreadable capture file

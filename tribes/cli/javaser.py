@@ -17,6 +17,8 @@ import click
 from tribes.cli.common import EXIT_ERRORS, EXIT_MISMATCH, EXIT_OK, emit_json
 
 HELP_EPILOG = (
+    "\b\nExamples:\n  tribes javaser dump session.ser\n  tribes javaser dump delta.bin --json\n"
+    "  tribes javaser check session.ser && echo byte-exact\n\n"
     "Exit status: 0 success; 1 the stream could not be decoded (the error and its offset are printed); "
     "5 (check) re-encoding differs."
 )
@@ -48,7 +50,7 @@ def _read(file: str) -> bytes:
         return f.read()
 
 
-@click.group("javaser")
+@click.group("javaser", epilog=HELP_EPILOG)
 def javaser() -> None:
     """Java Object Serialization streams: dump and check (byte-exact re-encoding)."""
 

@@ -187,6 +187,7 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
     except NodeError as exc:
         click.echo(f"tribes join: {exc}", err=True)
         return exc.exit_code
+    stats.started = stats.clock()  # uptime and rates count from the moment the node is up
     local = channel.local_member
     source = config_path or "Tomcat's default cluster"
     if printer is not None:

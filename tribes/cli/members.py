@@ -151,6 +151,7 @@ async def _run(net: NetworkOptions, join: bool, as_json: bool, frequency: int, d
         if acceptor is not None:
             stats["probes"] = acceptor.probes
             stats["no_context_manager_replies"] = len(acceptor.no_context_replies)
+            stats["acks"] = acceptor.acks
             await acceptor.stop()
     if as_json:
         emit_json("summary", time=iso_time(epoch_ms()), members=[_member_fields(m) for m in members],
@@ -161,7 +162,16 @@ async def _run(net: NetworkOptions, join: bool, as_json: bool, frequency: int, d
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
-@click.command("members")
+MEMBERS_EXAMPLES = """\b
+Examples:
+  tribes members --bind eth0                          # listen only: no Tomcat node sees this one
+  tribes members --bind 10.0.0.5 --json --duration 10
+  tribes members --bind 10.0.0.5 --join --receiver-port 4100   # be a (non-session) member
+
+Exit status: 0 stopped by --duration or SIGTERM, 130 Ctrl-C, 3 bad flags, 4 could not bind."""
+
+
+@click.command("members", epilog=MEMBERS_EXAMPLES)
 @network_options
 @click.option("--join", is_flag=True, help="Be a member: listen on --receiver-port, then announce this node.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (kind=member per event).")

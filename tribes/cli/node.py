@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -93,6 +94,8 @@ def load_node_config(net: NetworkOptions, config_path: str | None = None, proper
             raise NodeError(f"--bind {net.bind}: {exc}", EXIT_CONFIG) from exc
     values = {"bind": bind, "receiver_port": net.receiver_port, "mcast_address": net.mcast_address,
               "mcast_port": net.mcast_port, "domain": net.domain or None}
+    if config_path is not None and not os.path.isfile(config_path):
+        raise NodeError(f"--config {config_path}: no such file", EXIT_CONFIG)
     try:
         if config_path is None:
             cfg = ClusterConfig.default()
@@ -113,9 +116,8 @@ def load_node_config(net: NetworkOptions, config_path: str | None = None, proper
     except FileNotFoundError as exc:
         raise NodeError(f"--config {config_path}: no such file", EXIT_CONFIG) from exc
     except ConfigError as exc:
-        where = f"{config_path}: " if config_path else ""
-        raise NodeError(f"{where}{exc}\n(check it with: tribes config check {config_path or 'server.xml'})",
-                        EXIT_CONFIG) from exc
+        hint = f"\n(check it with: tribes config check {config_path})" if config_path else ""
+        raise NodeError(f"{exc}{hint}", EXIT_CONFIG) from exc
     return cfg
 
 

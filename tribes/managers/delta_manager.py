@@ -47,6 +47,9 @@ QUEUED_EVENTS = frozenset({EVT_GET_ALL_SESSIONS, EVT_SESSION_CREATED, EVT_SESSIO
                            EVT_SESSION_DELTA, EVT_CHANGE_SESSION_ID})
 
 
+_NEEDS_SESSION = frozenset({EVT_SESSION_DELTA, EVT_SESSION_ACCESSED, EVT_SESSION_EXPIRED, EVT_CHANGE_SESSION_ID})
+
+
 class TooManyActiveSessionsException(RuntimeError):
     """createSession refused: ``max_active_sessions`` reached (Tomcat's exception of that name)."""
 
@@ -78,6 +81,15 @@ class DeltaManagerConfig:
     enable_statistics: bool = True
     session_timeout: int = 30                   # the context's <session-timeout> in minutes
     session_id_length: int = 16                 # bytes of randomness (32 hex characters)
+    #: Python-only: hold DELTA/ACCESSED/EXPIRED/CHANGE_SESSION_ID for a session id we do not know yet
+    #: this long (ms) and replay them when its CREATED (or rename) arrives; Tomcat's own async sends
+    #: can arrive out of order. 0 = Tomcat's behaviour (ignore them at once).
+    reorder_window: int = 5000
+    #: Python-only: send CREATED and CHANGE_SESSION_ID with USE_ACK|SYNCHRONIZED_ACK (6), so the
+    #: session exists on every node before its first DELTA arrives. Tomcat's NioReceiver re-registers
+    #: a connection for reading before it processes what it read, so two messages on one connection
+    #: can be processed out of order by two worker threads. False = channelSendOptions, as Tomcat.
+    ordered_creation: bool = True
 
     _CAMEL = {
         "expireSessionsOnShutdown": "expire_sessions_on_shutdown",
@@ -92,6 +104,7 @@ class DeltaManagerConfig:
         "warnOnSessionAttributeFilterFailure": "warn_on_session_attribute_filter_failure",
         "processExpiresFrequency": "process_expires_frequency",
         "persistAuthenticationNotes": "persist_authentication_notes", "enableStatistics": "enable_statistics",
+        "reorderWindow": "reorder_window", "orderedCreation": "ordered_creation",
     }
 
     def __post_init__(self) -> None:
@@ -185,6 +198,9 @@ class DeltaManager:
         self.state_transfer_result: str | None = None    # "transferred", "nocontextmanager", "timeout", "nomembers"
         self.state_transfer_ms: int | None = None
         self._outbox: list[Send] = []
+        #: messages for unknown session ids, replayed when the id appears (reorder_window)
+        self.pending: dict[str, list[tuple[SessionMessage, Any, int]]] = {}
+        self.recently_expired: dict[str, int] = {}
         self._name_re = re.compile(self.config.session_attribute_name_filter) \
             if self.config.session_attribute_name_filter else None
         self._class_re = re.compile(self.config.session_attribute_value_class_name_filter) \
@@ -199,6 +215,9 @@ class DeltaManager:
               delay: float = 0.0) -> None:
         self.stats.inc(f"send_{event_name(msg.event_type)}")
         self._outbox.append(Send(msg, destination, options, delay))
+
+    def _ordered_options(self) -> int | None:
+        return SEND_OPTIONS_USE_ACK | SEND_OPTIONS_SYNCHRONIZED_ACK if self.config.ordered_creation else None
 
     def add_listener(self, listener: Callable[[SessionEvent], None]) -> None:
         self.listeners.append(listener)
@@ -284,7 +303,7 @@ class DeltaManager:
         if distribute and self.has_members:
             msg = SessionMessage(EVT_SESSION_CREATED, self.name, s.id, None, f"{s.id}-{now}")
             msg.set_timestamp(s.creation_time)
-            self._send(msg)
+            self._send(msg, options=self._ordered_options())
         return s
 
     def request_completed(self, session_id: str, now: int, expires: bool = False) -> SessionMessage | None:
@@ -336,6 +355,8 @@ class DeltaManager:
                 self._send(last)
         s.expiring = True
         self.sessions.pop(sid, None)
+        if self.config.reorder_window > 0:
+            self.recently_expired[sid] = now
         s.is_valid = False
         s.expiring = False
         self.expired_sessions += 1
@@ -348,6 +369,7 @@ class DeltaManager:
 
     def process_expires(self, now: int) -> int:
         """ManagerBase.processExpires: check every session; returns how many expired."""
+        self.expire_pending(now)
         n = 0
         for s in list(self.sessions.values()):
             if s.expiry_due(now):
@@ -368,6 +390,8 @@ class DeltaManager:
         if new_id == old:
             return
         self.sessions.pop(old, None)
+        if self.config.reorder_window > 0:
+            self.recently_expired[old] = now      # a late CREATED for the old id must not resurrect it
         session.set_id(new_id)
         self.sessions[new_id] = session
         if not replicated or self.config.notify_container_listeners_on_replication:
@@ -378,7 +402,7 @@ class DeltaManager:
             out.write_utf(new_id)
             msg = SessionMessage(EVT_CHANGE_SESSION_ID, self.name, old, out.getvalue(), f"{old}-{now}")
             msg.set_timestamp(now)
-            self._send(msg)
+            self._send(msg, options=self._ordered_options())
 
     def rotate_session_id(self, session: DeltaSession, now: int) -> str:
         new_id = self.generate_session_id()
@@ -464,6 +488,8 @@ class DeltaManager:
         """messageDataReceived: queue or process one message; returns what must be sent."""
         if msg.address is None:
             msg.address = sender
+        if self.pending or self.recently_expired:
+            self.expire_pending(now)
         if self.receiver_queue and msg.event_type in QUEUED_EVENTS:
             self.received_queue.append(msg)
         else:
@@ -474,6 +500,13 @@ class DeltaManager:
         evt = msg.event_type
         self.stats.inc(f"receive_{event_name(evt)}")
         handler = self._HANDLERS.get(evt)
+        if (evt in _NEEDS_SESSION and self.config.reorder_window > 0 and msg.session_id
+                and msg.session_id not in self.sessions):
+            if evt == EVT_SESSION_EXPIRED and msg.session_id in self.recently_expired:
+                return
+            self.pending.setdefault(msg.session_id, []).append((msg, sender, now))
+            self.stats.inc("held_for_unknown_session")
+            return
         if handler is None:
             log.warning("%s: dropped a SessionMessage with unknown event type %d from %s", self.name, evt,
                         getattr(sender, "name", sender))
@@ -485,6 +518,30 @@ class DeltaManager:
             self.dropped_messages += 1
             log.error("%s: dropped %s for %s from %s: %s", self.name, msg.event_type_string, msg.session_id,
                       getattr(sender, "name", sender), exc)
+
+    def _replay(self, session_id: str, now: int) -> None:
+        """Messages held for ``session_id`` (it is known now), in arrival order."""
+        held = self.pending.pop(session_id, None)
+        if not held:
+            return
+        self.stats.inc("replayed_for_late_session", len(held))
+        for m, snd, _t in held:
+            self._dispatch(m, snd, now)
+
+    def expire_pending(self, now: int) -> int:
+        """Forget held messages and tombstones older than reorder_window; returns how many messages."""
+        window = self.config.reorder_window
+        n = 0
+        for sid in [k for k, v in self.pending.items() if v and now - v[0][2] >= window]:
+            held = self.pending.pop(sid)
+            n += len(held)
+            log.debug("%s: %d message(s) for unknown session %s dropped after %d ms", self.name, len(held), sid,
+                      window)
+        if n:
+            self.stats.inc("delta_unknown_session", n)
+        for sid in [k for k, t in self.recently_expired.items() if now - t >= window]:
+            del self.recently_expired[sid]
+        return n
 
     def _h_get_all(self, msg: SessionMessage, sender: Any, now: int) -> None:
         snapshot = [s for s in self.sessions.values() if s.is_valid]
@@ -537,6 +594,7 @@ class DeltaManager:
                 log.warning("%s: state transfer replaced the existing session %s", self.name, st.id)
             self.sessions[st.id] = s
             self._fire_session("created", st.id, True, sender=sender)
+            self._replay(st.id, now)
         self._fire(SessionEvent("state_received", self.name, None, True, value=len(states), sender=sender))
 
     def _h_transfer_complete(self, msg: SessionMessage, sender: Any, now: int) -> None:
@@ -549,6 +607,9 @@ class DeltaManager:
     def _h_created(self, msg: SessionMessage, sender: Any, now: int) -> None:
         if not msg.session_id:
             raise ValueError("SESSION_CREATED without a session id")
+        if msg.session_id in self.recently_expired:
+            log.debug("%s: late CREATED for the expired session %s ignored", self.name, msg.session_id)
+            return
         s = self._new_session(now)
         s.is_valid = True
         s.primary = False
@@ -559,6 +620,7 @@ class DeltaManager:
         self.sessions[msg.session_id] = s
         s.end_access(now)
         self._fire_session("created", msg.session_id, True, sender=sender)
+        self._replay(msg.session_id, now)
 
     def _h_expired(self, msg: SessionMessage, sender: Any, now: int) -> None:
         s = self.sessions.get(msg.session_id or "")
@@ -601,6 +663,7 @@ class DeltaManager:
             raise ValueError(f"corrupt CHANGE_SESSION_ID payload: {exc}") from exc
         s.primary = False
         self.change_session_id(s, new_id, now, notify=False, replicated=True)
+        self._replay(new_id, now)
 
     _HANDLERS: dict[int, Callable[["DeltaManager", SessionMessage, Any, int], None]] = {
         EVT_GET_ALL_SESSIONS: _h_get_all,

@@ -7,9 +7,12 @@ announces itself. When the channel's ``NioReceiver`` is not running (``tribes me
 membership-only tools), :class:`ProbeAcceptor` listens on the receiver port, reads and drops
 whatever arrives, and counts the detector's probes.
 
-It never acknowledges anything: a message that needs an ACK is not acknowledged, so a peer
-that really sends data here sees a failure rather than a false success. One message is
-answered, because a node without session managers must never make a Tomcat wait: a starting
+A message that asks for an ACK (options bit USE_ACK) is acknowledged once it has been read,
+exactly as a Tomcat node that does not have the message's context does (its
+ClusterSessionListener only logs a warning, the receiver still ACKs): a Tomcat cluster with
+``channelSendOptions=6`` must not wait for the ACK timeout on every replication because a
+membership-only node joined. One message is answered, because a node without session
+managers must never make a Tomcat wait: a starting
 Tomcat ``DeltaManager`` that picked this node as the oldest member sends it
 ``EVT_GET_ALL_SESSIONS`` and would wait 60 s for the state; the acceptor replies
 ``EVT_ALL_SESSION_NOCONTEXTMANAGER`` for that context, exactly what Tomcat's own
@@ -101,6 +104,7 @@ class ProbeAcceptor:
         self.local_member = local_member
         self.answer_get_all = answer_get_all
         self.no_context_replies: list[str] = []
+        self.acks = 0
         self.requested_port = port
         self.auto_bind = max(1, auto_bind)
         self.port: int | None = None
@@ -144,7 +148,7 @@ class ProbeAcceptor:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         from tribes.io.channel_data import ChannelData
-        from tribes.io.framing import FrameDecoder, FramingError
+        from tribes.io.framing import ACK_FRAME, FrameDecoder, FramingError
 
         self.connections += 1
         decoder = FrameDecoder(16 * 1024 * 1024)
@@ -164,6 +168,9 @@ class ProbeAcceptor:
                         msg = ChannelData.decode(body)
                     except ValueError:
                         continue
+                    if msg.options & 0x2:  # USE_ACK (sync or not: the same ACK frame)
+                        writer.write(ACK_FRAME)
+                        self.acks += 1
                     payload = bytes(msg.message)
                     if payload == TCP_FAIL_DETECT:
                         self.probes += 1

@@ -68,7 +68,9 @@ async def main() -> None:
         cluster.manager(c)
     if a.events:
         def ev(e: Any) -> None:
+            from tribes.javaser import to_json
             out({"event": "session", "kind": e.kind, "ctx": e.context, "id": e.session_id, "name": e.name,
+                 "value": to_json(e.value) if e.name is not None else None,
                  "replicated": e.replicated, "old_id": e.old_id, "t": time.time()})
         cluster.add_listener(ev)
     t0 = time.monotonic()

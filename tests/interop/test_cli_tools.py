@@ -106,3 +106,22 @@ def test_send_to_a_gone_member_is_a_per_member_failure(bed: Any) -> None:
     assert res.returncode == 1, res.stderr
     line = _lines(res.stdout)[0]
     assert line["ok"] is False and line["failed"] == 1 and line["errors"]
+
+
+def test_bench_next_to_the_java_sender(bed: Any, java_peer: Callable[..., Any]) -> None:
+    """The same load (500 x 1 KiB, options 3, to both members, one send at a time) from `tribes bench`
+    and from the Java Tribes peer (TribesPeer send mode), in the same run: a ratio, printed."""
+    client = bed["client"]
+    res = _tribes(bed, "bench", "--count", "500", "--size", "1024", "--members", "2", "--concurrency", "1",
+                  "--options", "3", "--json", "--bind", client.address, "--config", WALKTHROUGH)
+    assert res.returncode == 0, res.stderr
+    py = _lines(res.stdout)[-1]
+    assert py["ok"] == 500 and py["members"] == 2
+    peer = java_peer(client, "send", ["--count", "500", "--size", "1024", "--options", "3", "--to", "all",
+                                      "--wait-members", "2", "--wait-timeout", "30"])
+    done = peer.wait_for("sendDone", timeout=120)
+    assert done["messages"] == 500 and len(done["destinations"]) == 2
+    ratio = py["msgs_per_s"] / done["msgs_per_s"]
+    print(f"\n500 x 1 KiB, USE_ACK, to Tomcat 10.1 + Python node, sequential: tribes bench {py['msgs_per_s']:.0f} "
+          f"msgs/s, Java TribesPeer {done['msgs_per_s']:.0f} msgs/s (Python/Java = {ratio:.2f})")
+    assert py["msgs_per_s"] > 0 and done["msgs_per_s"] > 0

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -76,11 +77,13 @@ def test_every_command_has_help_with_examples(path: list[str]) -> None:
 @pytest.mark.parametrize("flag", ["-v", "-vv", "-q"])
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_verbosity_flags_work_with_every_command(name: str, flag: str) -> None:
-    res = CliRunner().invoke(cli, [flag, name, "--help"])
-    assert res.exit_code == 0, res.output
-    expected = {"-v": logging.INFO, "-vv": logging.DEBUG, "-q": logging.ERROR}[flag]
-    assert logging.getLogger("tribes").level == expected
-    logging.getLogger("tribes").setLevel(logging.NOTSET)
+    try:
+        res = CliRunner().invoke(cli, [flag, name, "--help"])
+        assert res.exit_code == 0, res.output
+        expected = {"-v": logging.INFO, "-vv": logging.DEBUG, "-q": logging.ERROR}[flag]
+        assert logging.getLogger("tribes").level == expected
+    finally:
+        logging.getLogger("tribes").setLevel(logging.NOTSET)  # do not leak into other tests
 
 
 def test_every_logger_is_in_the_tribes_hierarchy() -> None:
@@ -314,14 +317,53 @@ def test_send_to_a_missing_member_fails_with_exit_4_or_1() -> None:
 
 
 @pytest.mark.timeout(60)
-def test_join_live_view_draws_and_stops_cleanly() -> None:
+def test_join_live_view_on_a_terminal_and_ctrl_c() -> None:
+    """On a pseudo-terminal `tribes join` draws the live view by itself; Ctrl-C stops it cleanly (130)."""
+    import pty
+    import select
     mport = free_port(socket.SOCK_DGRAM)
-    proc = tribes("join", "--config", LOOPBACK_XML, "-D", f"mcast.port={mport}", "-D", f"rx.port={free_port()}",
-                  "--live", "--duration", "3", env={**os.environ, "COLUMNS": "120", "TERM": "xterm"})
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert "tribes join:" in out and "members (0)" in out and "sessions per context" in out and "msgs/s" in out
-    assert "received 0 messages" in out
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.chdir(ROOT)
+        os.environ.update({"COLUMNS": "120", "TERM": "xterm"})
+        os.execv(sys.executable, [sys.executable, "-m", "tribes.cli.main", "join", "--config", LOOPBACK_XML, "-D",
+                                  f"mcast.port={mport}", "-D", f"rx.port={free_port()}"])
+    out = b""
+
+    def read_for(seconds: float, until: bytes | None = None) -> None:
+        nonlocal out
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and not (until and until in out):
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                out += chunk
+
+    try:
+        read_for(30, until=b"msgs/s")
+        assert b"msgs/s" in out, out[-500:]
+        os.kill(pid, signal.SIGINT)
+        read_for(20)
+    finally:
+        status = 0
+        for _ in range(150):  # the node stops within a few seconds of SIGINT
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    text = out.decode("utf-8", errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 130, text[-500:]
+    assert "tribes join:" in text and "members (0)" in text and "sessions per context" in text
+    assert "received 0 messages" in text
 
 
 # ------------------------------------------------------------------------------------- demo fallback
@@ -354,3 +396,51 @@ def test_demo_falls_back_to_a_python_cluster(monkeypatch: pytest.MonkeyPatch) ->
     summary = lines[-1]
     assert summary["kind"] == "summary" and summary["mode"] == "python" and summary["ok"] is True
     assert time.monotonic() - t0 < 90
+
+
+# ------------------------------------------------------------------------------------- bench accounting, progress
+def test_bench_counts_failures_per_member() -> None:
+    from tribes.cli.bench import Stats, percentile
+    from tribes.transport.errors import ChannelException, FaultyMember
+    a, b = _M("10.0.0.1", 4000), _M("10.0.0.2", 4000)
+    stats = Stats([a, b])
+    stats.failure(ChannelException("send failed", faulty_members=[FaultyMember(b, ConnectionRefusedError("refused"))]),
+                  [a, b])
+    stats.failure(ChannelException("send failed", faulty_members=[FaultyMember(b, TimeoutError("slow"))]), [a, b])
+    stats.failure(RuntimeError("no channel"), [a, b])  # no member named: every destination counts it
+    assert stats.failed == 3
+    assert stats.per_member[a] == {"failed": 1, "error": "RuntimeError: no channel"}
+    assert stats.per_member[b]["failed"] == 3 and stats.per_member[b]["error"] == "ConnectionRefusedError: refused"
+    assert percentile([], 0.5) is None
+    assert percentile([float(i) for i in range(1, 101)], 0.5) == 51.0
+    assert percentile([float(i) for i in range(1, 101)], 0.99) == 99.0
+
+
+def test_progress_bar_only_where_wanted(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from tribes.cli import progress
+    monkeypatch.delenv("TRIBES_PROGRESS", raising=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert not progress.wanted(10 << 20)                      # not a terminal: never
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert progress.wanted(10 << 20) and not progress.wanted(1000)   # a terminal: big files only
+    monkeypatch.setenv("TRIBES_PROGRESS", "0")
+    assert not progress.wanted(10 << 20)
+    monkeypatch.setenv("TRIBES_PROGRESS", "1")
+    assert progress.wanted(10)
+    f = tmp_path / "x.bin"
+    f.write_bytes(b"a" * 300_000)
+    with progress.file_progress(str(f)) as src:
+        assert src.read(100_000) == b"a" * 100_000 and src.read() == b"a" * 200_000 and src.read() == b""
+    monkeypatch.setenv("TRIBES_PROGRESS", "0")
+    with progress.file_progress(str(f)) as src:
+        assert src == str(f)
+
+
+@pytest.mark.parametrize("capture", ["tomcat10-replication.pcap", "tomcat9-membership.pcap"])
+def test_decode_with_the_progress_bar_gives_the_same_output(capture: str) -> None:
+    path = os.path.join(ROOT, "tests", "vectors", "captures", capture)
+    runs = [subprocess.run([sys.executable, "-m", "tribes.cli.main", "decode", path, "--json"], capture_output=True,
+                           text=True, cwd=ROOT, env={**os.environ, "TRIBES_PROGRESS": flag}, timeout=120)
+            for flag in ("0", "1")]
+    assert runs[0].returncode == runs[1].returncode == 0, runs[1].stderr
+    assert runs[0].stdout == runs[1].stdout and runs[0].stdout.count("\n") > 10

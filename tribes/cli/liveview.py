@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import click
 
-from tribes.cli.common import EXIT_INTERRUPTED, EXIT_OK, NetworkOptions, emit_json, hex_id, iso_time
+from tribes.cli.common import EXIT_INTERRUPTED, EXIT_OK, NetworkOptions, emit_json, iso_time
 from tribes.cli.node import NodeError, build_node, insert_top, load_node_config, start_node
 
 log = logging.getLogger("tribes.cli.join")
@@ -279,4 +279,4 @@ def live_wanted(live: bool | None, as_json: bool) -> bool:
     return sys.stdout.isatty()
 
 
-__all__ = ["run_join", "render", "NodeStats", "live_wanted", "sessions_by_context", "hex_id"]
+__all__ = ["run_join", "render", "NodeStats", "live_wanted", "sessions_by_context"]

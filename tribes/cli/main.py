@@ -53,8 +53,8 @@ def configure_logging(verbose: int, quiet: int) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
-    logging.getLogger("tribes").setLevel(level)  # the package's hierarchy (tribes.membership, ...), also when
-    # the root logger was configured before (basicConfig is then a no-op)
+    if verbose or quiet:  # the package's hierarchy (tribes.membership, ...), also when the root logger
+        logging.getLogger("tribes").setLevel(level)  # was configured before (basicConfig is then a no-op)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

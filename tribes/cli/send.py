@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from tribes.cli.common import (EXIT_CONFIG, EXIT_ERRORS, EXIT_NETWORK, EXIT_OK, EXIT_USAGE, NetworkOptions, emit_json,
+from tribes.cli.common import (EXIT_ERRORS, EXIT_NETWORK, EXIT_OK, EXIT_USAGE, NetworkOptions, emit_json,
                                hex_id, network_options)
 from tribes.cli.node import (NodeError, build_node, config_options, direct_member, explicit_flags, find_member,
                              load_node_config, parse_target, start_node, wait_members)
@@ -194,4 +194,4 @@ def send(net: NetworkOptions, text: str | None, file: Any, to: str, ack: bool, s
     sys.exit(code)
 
 
-__all__ = ["send", "send_options", "cause_text", "member_json", "EXIT_CONFIG"]
+__all__ = ["send", "send_options", "cause_text", "member_json"]

@@ -124,9 +124,14 @@ async def handle(cluster: SimpleTcpCluster, cmd: dict[str, Any]) -> dict[str, An
                 "members": [m.name for m in cluster.channel.members()]}
     if op == "transfers":
         return {"results": await cluster.wait_state_transfers()}
-    if op == "gc_rss":
+    if op == "gc_rss":   # like a JVM heap after a full GC: garbage collected, free memory given back
+        import ctypes
         import gc
         gc.collect()
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except OSError:
+            pass
         return {"rss_kib": rss_kib()}
     ctx = cluster.manager(cmd["ctx"])
     name = ctx.name

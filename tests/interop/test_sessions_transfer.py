@@ -27,22 +27,23 @@ def transfer_ms_from_log(text: str, ctx: str = "localhost#/app") -> int | None:
     return int(re.sub(r"[,.]", "", m.group(1))) if m else None
 
 
-def test_4_state_transfer_both_ways_10k(lab_factory: Callable[..., Lab],
-                                        tomcat_cluster: Callable[..., TomcatCluster]) -> None:
+@pytest.mark.parametrize("n", [N, pytest.param(100_000, marks=pytest.mark.slow)])
+def test_4_state_transfer_both_ways(n: int, lab_factory: Callable[..., Lab],
+                                    tomcat_cluster: Callable[..., TomcatCluster]) -> None:
     require_root_and_java(10, tomcat=True)
-    lab = lab_factory("tsx", "10.77.15")
-    cluster = tomcat_cluster(lab, 1, version="10", heap="384m")
+    lab = lab_factory("tsx" if n == N else "tsxl", "10.77.15")
+    cluster = tomcat_cluster(lab, 1, version="10", heap="384m" if n == N else "2g")
     t1 = cluster.nodes[0]
-    status, body = t1.get_json("/create", {"n": N, "prefix": "s", "sync": "0"}, timeout=300)
-    assert status == 200 and body["created"] == N, body
+    status, body = t1.get_json("/create", {"n": n, "prefix": "s", "sync": "0"}, timeout=1800)
+    assert status == 200 and body["created"] == n, body
     sample = body["first"][:5]
-    assert t1.sessions(limit=1)["count"] == N
-    py = PyNode(lab.add_host("py", index=50), ["--jvm-route", "py1", "--context", "/app"], ready_timeout=300)
+    assert t1.sessions(limit=1)["count"] == n
+    py = PyNode(lab.add_host("py", index=50), ["--jvm-route", "py1", "--context", "/app"], ready_timeout=1800)
     try:
         ready = py.ready
         assert ready["transfer"] == {"localhost#/app": "transferred"}, ready
-        assert ready["sessions"] == {"localhost#/app": N}
-        print(f"\nstate transfer of {N} sessions tomcat1 -> python: {ready['transfer_ms']['localhost#/app']} ms")
+        assert ready["sessions"] == {"localhost#/app": n}
+        print(f"\nstate transfer of {n} sessions tomcat1 -> python: {ready['transfer_ms']['localhost#/app']} ms")
         for sid in sample:
             s = py.session("/app", sid)
             assert s is not None and s["attributes"]["text"]["value"].startswith("s")
@@ -50,7 +51,7 @@ def test_4_state_transfer_both_ways_10k(lab_factory: Callable[..., Lab],
         # only the Python node holds the sessions now
         t1.stop()
         py.call("stats")
-        t2 = cluster.add_node()      # asks members[0] = the Python node
+        t2 = cluster.add_node(timeout=1800)      # asks members[0] = the Python node
         deadline = time.monotonic() + 30
         while transfer_ms_from_log(t2.log_text()) is None and time.monotonic() < deadline:
             time.sleep(0.2)     # the JVM's console output may lag behind its HTTP readiness
@@ -58,8 +59,8 @@ def test_4_state_transfer_both_ways_10k(lab_factory: Callable[..., Lab],
         assert "requesting session state from [" in text and "10, 77, 15, 50" in text
         ms = transfer_ms_from_log(text)
         assert ms is not None, "\n".join(x for x in text.splitlines() if "DeltaManager" in x) + "\n--- python node:\n" + py.log_tail(60)
-        print(f"state transfer of {N} sessions python -> tomcat2: {ms} ms (tomcat2 ready after {t2.ready_after:.1f} s)")
-        assert t2.sessions(limit=1)["count"] == N
+        print(f"state transfer of {n} sessions python -> tomcat2: {ms} ms (tomcat2 ready after {t2.ready_after:.1f} s)")
+        assert t2.sessions(limit=1)["count"] == n
         for sid in sample:
             a = attr_map(t2.peek(sid))
             assert a["text"]["type"] == "java.lang.String" and a["index"]["type"] == "java.lang.Integer"
@@ -73,3 +74,4 @@ def test_4_state_transfer_both_ways_10k(lab_factory: Callable[..., Lab],
         py.wait_session("/app", new_id)     # the rename reached the Python node
     finally:
         py.close()
+        cluster.stop()

@@ -580,9 +580,11 @@ class DeltaManager:
             s.this_accessed_time = st.this_accessed_time
             s.version = st.version
             s.principal = st.principal
-            s.notes = dict(st.notes)
-            s.attributes = dict(st.attributes)
-            s.listeners = list(st.listeners)
+            if st.notes:
+                s.notes = dict(st.notes)
+            s.attributes = st.attributes          # the state object is discarded: no copy
+            if st.listeners:
+                s.listeners = list(st.listeners)
             s.set_id(st.id)
             s.is_valid = True
             s.primary = False

@@ -11,6 +11,7 @@ first earlier action with the same *name* (whatever its type: AttributeInfo.equa
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -151,7 +152,7 @@ class DeltaRequest:
             if n < 0:
                 raise DeltaRequestError(f"negative action count {n}")
             for _ in range(n):
-                type_, action, name = ois.read_int(), ois.read_int(), ois.read_utf()
+                type_, action, name = ois.read_int(), ois.read_int(), sys.intern(ois.read_utf())
                 value = ois.read_object() if ois.read_boolean() else None
                 if type_ == TYPE_PRINCIPAL:
                     value = Principal.from_java(value)
@@ -198,7 +199,7 @@ class DeltaRequest:
                 session.set_auth_type(a.value if a.action == ACTION_SET else None, add_delta=False)
             elif t == TYPE_LISTENER:
                 if a.action == ACTION_SET:
-                    session.listeners.append(a.value)
+                    session.listeners = [*session.listeners, a.value]
                 else:
                     session.listeners = [x for x in session.listeners if x is not a.value]
             elif t == TYPE_NOTE:

@@ -60,8 +60,11 @@ class DeltaSession:
     """A session of one DeltaManager. Attribute values are javaser values (Java-typed)."""
 
     __slots__ = ("id", "creation_time", "last_accessed_time", "this_accessed_time", "max_inactive_interval",
-                 "is_new", "is_valid", "version", "principal", "auth_type", "attributes", "notes", "listeners",
-                 "primary", "last_time_replicated", "access_count", "expiring", "delta_request", "exclude")
+                 "is_new", "is_valid", "version", "principal", "auth_type", "attributes", "_notes", "listeners",
+                 "primary", "last_time_replicated", "access_count", "expiring", "_delta", "_record_all", "exclude")
+
+    # memory: notes, listeners and the DeltaRequest are created only when used (most replicated
+    # sessions never need them), which keeps a held session near Tomcat's heap cost
 
     def __init__(self, session_id: str | None = None, now: int = 0, record_all_actions: bool = False,
                  exclude: Callable[[str, Any], bool] | None = None) -> None:
@@ -76,19 +79,43 @@ class DeltaSession:
         self.principal: Any = None
         self.auth_type: str | None = None
         self.attributes: dict[str, Any] = {}
-        self.notes: dict[str, Any] = {}
-        self.listeners: list[Any] = []
+        self._notes: dict[str, Any] | None = None
+        self.listeners: list[Any] | tuple[()] = ()
         self.primary = True
         self.last_time_replicated = now
         self.access_count = 0
         self.expiring = False
-        self.delta_request = DeltaRequest(session_id, record_all_actions)
+        self._delta: DeltaRequest | None = None
+        self._record_all = record_all_actions
         self.exclude = exclude
+
+    @property
+    def delta_request(self) -> DeltaRequest:
+        d = self._delta
+        if d is None:
+            d = self._delta = DeltaRequest(self.id, self._record_all)
+        return d
+
+    @delta_request.setter
+    def delta_request(self, value: DeltaRequest) -> None:
+        self._delta = value
+
+    @property
+    def notes(self) -> dict[str, Any]:
+        n = self._notes
+        if n is None:
+            n = self._notes = {}
+        return n
+
+    @notes.setter
+    def notes(self, value: dict[str, Any]) -> None:
+        self._notes = value or None
 
     # -- identity -----------------------------------------------------------------------------
     def set_id(self, session_id: str) -> None:
         self.id = session_id
-        self.delta_request.session_id = session_id
+        if self._delta is not None:
+            self._delta.session_id = session_id
 
     @property
     def id_base(self) -> str:
@@ -200,17 +227,17 @@ class DeltaSession:
     # -- replication --------------------------------------------------------------------------
     @property
     def is_dirty(self) -> bool:
-        return self.delta_request.size > 0
+        return self._delta is not None and self._delta.size > 0
 
     def get_diff(self, version: str | int = "10.1") -> bytes:
-        """Serialize and swap in a fresh DeltaRequest (DeltaSession.getDiff)."""
+        """Serialize and swap in a fresh (empty) DeltaRequest (DeltaSession.getDiff)."""
         old = self.delta_request
-        self.delta_request = DeltaRequest(self.id, old.record_all_actions)
+        old.session_id = self.id
+        self._delta = None
         return old.serialize(version)
 
     def reset_delta_request(self) -> None:
-        self.delta_request.reset()
-        self.delta_request.session_id = self.id
+        self._delta = None
 
     def __repr__(self) -> str:
         return f"DeltaSession[{self.id}]"

@@ -15,6 +15,7 @@ is skipped, as DeltaSession does. Attribute values stay javaser values: unknown 
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -145,7 +146,7 @@ def read_session(ois: ObjectInputStream) -> SessionState:
             st.skipped.append(str(name))
             continue
         if value is not None:
-            st.attributes[str(name)] = value
+            st.attributes[sys.intern(str(name))] = value   # names repeat across sessions: share them
     nl = int(_expect(ro(), int, "listener count", off))
     st.listeners = [ro() for _ in range(nl)]
     return st

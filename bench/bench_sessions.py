@@ -118,7 +118,7 @@ def run(sessions: int, requests: int, heap: str) -> dict[str, Any]:
             py = PyNode(lab.add_host("py2", index=51), ["--jvm-route", "py1", "--log", "WARNING"])
             rss0 = py.call("gc_rss")["rss_kib"]
             py.close()
-            py = PyNode(lab.hosts["py2"], ["--jvm-route", "py1", "--context", "/app", "--log", "WARNING"],
+            py = PyNode(lab.hosts["py2"], ["--jvm-route", "py1", "--context", "/app", "--log", "INFO"],
                         ready_timeout=1800)
             into_python = py.ready["transfer_ms"]["localhost#/app"]
             assert py.ready["sessions"]["localhost#/app"] >= sessions, py.ready
@@ -129,7 +129,7 @@ def run(sessions: int, requests: int, heap: str) -> dict[str, Any]:
             t3.stop()
             t4 = cluster.add_node(timeout=1800)        # only the Python node holds the sessions
             from_python = transfer_ms(t4)
-            assert t4.sessions(limit=1)["count"] >= sessions
+            res["python_to_tomcat_sessions_received"] = t4.sessions(limit=1)["count"]
             res["state_transfer_ms"] = {"tomcat_to_python": into_python, "tomcat_to_tomcat": into_tomcat,
                                         "python_to_tomcat": from_python}
             res["memory"] = {"python_rss_kib": rss1 - rss0, "tomcat_heap_kib": heap1 - heap0,
@@ -138,6 +138,7 @@ def run(sessions: int, requests: int, heap: str) -> dict[str, Any]:
         finally:
             if py is not None:
                 py.close()
+                res["python_log_tail"] = [x for x in py.stderr if "tribes.managers" in x or "WARN" in x][-15:]
             cluster.stop()
     lag = res["lag_ms"]
     st = res["state_transfer_ms"]

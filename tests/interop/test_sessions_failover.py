@@ -87,3 +87,34 @@ def test_5_failover_kill_owner_mid_stream(options: int, lab_factory: Callable[..
     finally:
         py.close()
         cluster.stop()      # free the JVMs before the next variant starts
+
+
+def test_6_login_survives_failover(lab_factory: Callable[..., Lab],
+                                   tomcat_cluster: Callable[..., TomcatCluster]) -> None:
+    """FORM login on tomcat1; kill -9 tomcat1; tomcat2 serves the protected page without a new login,
+    and the Python node holds the login too. channelSendOptions 6: Tomcat's own async sends can
+    reorder a login's CHANGE_SESSION_ID and DELTA (its NioReceiver processes one connection's
+    messages on several threads), which loses the principal on the Tomcat survivor."""
+    from tests.interop.sessions_support import route_base
+    require_root_and_java(10, tomcat=True)
+    lab = lab_factory("tsfl", "10.77.15")
+    cluster = tomcat_cluster(lab, 2, version="10", channel_send_options="6")
+    t1, t2 = cluster.nodes
+    py = PyNode(lab.add_host("py", index=50), ["--jvm-route", "py1", "--context", "/app", "--send-options", "6"])
+    try:
+        u = Browser(lab)
+        assert u.login(t1).json()["user"] == "alice"
+        sid = u.session_id("/app")
+        py.wait_session("/app", sid, lambda s: s is not None and s["principal"] == "alice")
+        deadline = time.monotonic() + 30
+        while (t2.peek(sid) or {}).get("user") != "alice":
+            assert time.monotonic() < deadline, f"principal not on tomcat2: {t2.peek(sid)}"
+            time.sleep(0.1)
+        t1.kill()
+        r = u.get(t2, "/app/secure/whoami")
+        assert r.status == 200 and "tribeslab-login-page" not in r.body, r.body
+        assert r.json()["user"] == "alice" and u.session_id("/app") == route_base(sid) + ".tomcat2"
+        py.wait_session("/app", u.session_id("/app"), lambda s: s is not None and s["principal"] == "alice")
+    finally:
+        py.close()
+        cluster.stop()

@@ -14,7 +14,7 @@ from tests.interop.sessions_support import PyNode
 from tests.interop.test_sessions_tomcat10 import (  # noqa: F401  (collected here with this module's fixtures)
     test_1_tomcat_session_appears_in_python_with_equal_values, test_2_python_session_served_by_tomcat2,
     test_3_updates_removals_invalidate_and_expiry_both_ways, test_7_unknown_class_passes_through_python_to_tomcat,
-    test_root_context_both_ways, test_6_login_replicates_and_survives_failover)  # test_6 last: it kills tomcat1
+    test_root_context_both_ways, test_6_login_replicates_to_python_and_back)
 
 pytestmark = pytest.mark.interop
 

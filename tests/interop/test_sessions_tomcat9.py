@@ -16,7 +16,7 @@ from tests.interop.test_sessions_tomcat10 import (  # noqa: F401  (collected her
     test_3_updates_removals_invalidate_and_expiry_both_ways, test_3_expiry_both_ways,
     test_7_unknown_class_passes_through_python_to_tomcat, test_9_bad_input_is_logged_and_dropped,
     test_8_operator_commands_act_on_real_tomcat, test_root_context_both_ways,
-    test_6_login_replicates_and_survives_failover)  # test_6 last: it kills tomcat1
+    test_6_login_replicates_to_python_and_back)
 
 pytestmark = pytest.mark.interop
 

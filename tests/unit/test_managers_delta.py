@@ -24,7 +24,7 @@ T0 = 1_700_000_000_000
 
 def wire(msgs: list[Send]) -> list[Send]:
     """Every message through real bytes, as the channel would carry it."""
-    return [Send(SessionMessage.decode(s.message.encode()), s.destination, s.options, s.delay) for s in msgs]
+    return [Send(SessionMessage.decode(s.materialize().encode()), s.destination, s.options, s.delay) for s in msgs]
 
 
 def mgr(route: str = "py1", **cfg: Any) -> DeltaManager:
@@ -208,7 +208,7 @@ def test_state_transfer_queue_and_timestamp_drop() -> None:
     assert "OLD.t" not in dst.sessions and "NEW.t" in dst.sessions and dst.dropped_messages == 1
     assert sorted(int(s.attributes["i"]) for s in dst.sessions.values() if "i" in s.attributes) == [0, 1, 2]
     assert all(not s.primary for s in dst.sessions.values())
-    answer = dst.take_outgoing()     # the queued GET_ALL is answered, not dropped
+    answer = wire(dst.take_outgoing())     # the queued GET_ALL is answered, not dropped
     assert [(r.message.event_type, r.destination) for r in answer] == [
         (EVT_ALL_SESSION_DATA, "C"), (EVT_ALL_SESSION_TRANSFERCOMPLETE, "C")]
     assert len(read_sessions(answer[0].message.session)) == 4
@@ -244,7 +244,7 @@ def test_serving_empty_and_chunked() -> None:
     src = mgr()
     out = src.handle(SessionMessage(EVT_GET_ALL_SESSIONS, CTX, "GET-ALL", None, "x", T0), "B", T0)
     assert [r.message.event_type for r in out] == [EVT_ALL_SESSION_DATA, EVT_ALL_SESSION_TRANSFERCOMPLETE]
-    assert read_sessions(out[0].message.session) == []   # count 0, still sent
+    assert read_sessions(out[0].materialize().session) == []   # count 0, still sent
     ch = mgr(send_all_sessions=False, send_all_sessions_size=2, send_all_sessions_wait_time=1500)
     assert [r.message.event_type for r in ch.handle(
         SessionMessage(EVT_GET_ALL_SESSIONS, CTX, "GET-ALL", None, "x", T0), "B", T0)] == [
@@ -461,3 +461,43 @@ def test_reordered_async_messages_are_replayed_in_order() -> None:
     assert "NEW.t1" not in b.sessions
     b.process_expires(T0 + 20_000)
     assert not b.pending and not b.recently_expired
+
+
+def test_request_binds_foreign_route_like_jvm_route_binder_valve() -> None:
+    from tribes.managers.cluster import SimpleTcpCluster
+
+    async def run() -> None:
+        ch = FakeChannel()
+        cl = SimpleTcpCluster(ch, jvm_route="py1")
+        app = cl.manager("/app")
+        await cl.start(state_transfer=False)
+        cl.message_received(SessionMessage(EVT_SESSION_CREATED, CTX, "ABC.tomcat1", None, "u", T0).to_java(), "A")
+        await cl.flush()
+        ch.sent.clear()
+        with app.request("ABC.tomcat1") as s:
+            assert s.id == "ABC.py1"
+            s.set_attribute("x", "y")
+        await cl.flush()
+        got = [SessionMessage.from_java(o) for _, o, _ in ch.sent]
+        assert [(m.event_type, m.session_id) for m in got] == [(EVT_CHANGE_SESSION_ID, "ABC.tomcat1"),
+                                                               (EVT_SESSION_DELTA, "ABC.py1")]
+        assert app.get_session("ABC.tomcat1") is None and app.get_session("ABC.py1").primary
+        with pytest.raises(KeyError):
+            with app.request("NOPE"):
+                pass
+        await cl.stop()
+    asyncio.run(run())
+
+
+def test_get_all_snapshot_is_taken_when_the_request_arrives() -> None:
+    src = mgr()
+    s = src.create_session(T0)
+    s.set_attribute("v", "before")
+    src.end_request(s.id, T0)
+    src.take_outgoing()
+    out = src.handle(SessionMessage(EVT_GET_ALL_SESSIONS, CTX, "GET-ALL", None, "x", T0), "B", T0)
+    assert out[0].build is not None and out[0].message.session is None    # built later, off the loop
+    s.set_attribute("v", "after")
+    src.create_session(T0 + 1)
+    states = read_sessions(out[0].materialize().session)
+    assert [st.attributes["v"] for st in states] == ["before"]

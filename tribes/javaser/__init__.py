@@ -111,7 +111,7 @@ from .errors import (
     WriteAbortedError,
 )
 from .jsonview import to_json
-from .reader import ObjectInputStream
+from ._impl import IMPLEMENTATION, ObjectInputStream, ObjectOutputStream
 from .values import (
     RESET,
     BlockData,
@@ -144,7 +144,6 @@ from .values import (
     array_suid,
     enum_desc,
 )
-from .writer import ObjectOutputStream
 
 
 def loads_all(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Any]:

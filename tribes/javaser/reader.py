@@ -12,32 +12,17 @@ import struct
 import sys
 from typing import Any, Callable
 
+try:
+    import cython
+except ImportError:  # pragma: no cover - Cython not installed: the declarations do nothing
+    from . import _cyshim as cython  # type: ignore[no-redef]
+
 from . import mutf8
+from . import constants as _c
 from .constants import (
-    BASE_WIRE_HANDLE,
     PRIMITIVE_CODES,
     PRIMITIVE_SIZES,
-    SC_BLOCK_DATA,
-    SC_ENUM,
-    SC_EXTERNALIZABLE,
-    SC_SERIALIZABLE,
-    SC_WRITE_METHOD,
     STREAM_HEADER,
-    TC_ARRAY,
-    TC_BLOCKDATA,
-    TC_BLOCKDATALONG,
-    TC_CLASS,
-    TC_CLASSDESC,
-    TC_ENDBLOCKDATA,
-    TC_ENUM,
-    TC_EXCEPTION,
-    TC_LONGSTRING,
-    TC_NULL,
-    TC_OBJECT,
-    TC_PROXYCLASSDESC,
-    TC_REFERENCE,
-    TC_RESET,
-    TC_STRING,
 )
 from .errors import (
     DEFAULT_LIMITS,
@@ -111,6 +96,56 @@ _D = struct.Struct(">d")
 _II = struct.Struct(">ii")
 _IFI = struct.Struct(">ifi")
 
+# type codes and flags as C constants when compiled (same values as .constants)
+BASE_WIRE_HANDLE = cython.declare(cython.Py_ssize_t, _c.BASE_WIRE_HANDLE)
+SC_BLOCK_DATA = cython.declare(cython.int, _c.SC_BLOCK_DATA)
+SC_ENUM = cython.declare(cython.int, _c.SC_ENUM)
+SC_EXTERNALIZABLE = cython.declare(cython.int, _c.SC_EXTERNALIZABLE)
+SC_SERIALIZABLE = cython.declare(cython.int, _c.SC_SERIALIZABLE)
+SC_WRITE_METHOD = cython.declare(cython.int, _c.SC_WRITE_METHOD)
+TC_ARRAY = cython.declare(cython.int, _c.TC_ARRAY)
+TC_BLOCKDATA = cython.declare(cython.int, _c.TC_BLOCKDATA)
+TC_BLOCKDATALONG = cython.declare(cython.int, _c.TC_BLOCKDATALONG)
+TC_CLASS = cython.declare(cython.int, _c.TC_CLASS)
+TC_CLASSDESC = cython.declare(cython.int, _c.TC_CLASSDESC)
+TC_ENDBLOCKDATA = cython.declare(cython.int, _c.TC_ENDBLOCKDATA)
+TC_ENUM = cython.declare(cython.int, _c.TC_ENUM)
+TC_EXCEPTION = cython.declare(cython.int, _c.TC_EXCEPTION)
+TC_LONGSTRING = cython.declare(cython.int, _c.TC_LONGSTRING)
+TC_NULL = cython.declare(cython.int, _c.TC_NULL)
+TC_OBJECT = cython.declare(cython.int, _c.TC_OBJECT)
+TC_PROXYCLASSDESC = cython.declare(cython.int, _c.TC_PROXYCLASSDESC)
+TC_REFERENCE = cython.declare(cython.int, _c.TC_REFERENCE)
+TC_RESET = cython.declare(cython.int, _c.TC_RESET)
+TC_STRING = cython.declare(cython.int, _c.TC_STRING)
+
+
+@cython.cfunc
+@cython.inline
+@cython.exceptval(check=False)
+@cython.returns(cython.int)
+@cython.locals(b=bytes, p=cython.Py_ssize_t, ptr=cython.p_uchar)
+def _be_i32(b: bytes, p: int) -> int:
+    """Big-endian int32 at ``p`` (the caller checked that 4 bytes are there)."""
+    if cython.compiled:
+        ptr = cython.cast(cython.p_uchar, cython.cast(cython.p_char, b))
+        return cython.cast(cython.int, (cython.cast(cython.uint, ptr[p]) << 24) | (cython.cast(cython.uint, ptr[p + 1]) << 16)
+                           | (cython.cast(cython.uint, ptr[p + 2]) << 8) | cython.cast(cython.uint, ptr[p + 3]))
+    return _I.unpack_from(b, p)[0]  # type: ignore[no-any-return]
+
+
+@cython.cfunc
+@cython.inline
+@cython.exceptval(check=False)
+@cython.returns(cython.longlong)
+@cython.locals(b=bytes, p=cython.Py_ssize_t)
+def _be_i64(b: bytes, p: int) -> int:
+    """Big-endian int64 at ``p`` (the caller checked that 8 bytes are there)."""
+    if cython.compiled:
+        return cython.cast(cython.longlong, (cython.cast(cython.ulonglong, cython.cast(cython.uint, _be_i32(b, p))) << 32)
+                           | cython.cast(cython.ulonglong, cython.cast(cython.uint, _be_i32(b, p + 4))))
+    return _Q.unpack_from(b, p)[0]  # type: ignore[no-any-return]
+
 
 class _Pending:
     """Handle of a class descriptor / enum that is still being read."""
@@ -120,6 +155,7 @@ class _Pending:
 
 
 _PENDING = _Pending()
+_NO_FAST = _Pending()  # a fast path does not apply (nothing consumed)
 
 
 class _Aborted(Exception):
@@ -143,8 +179,28 @@ def _ensure_recursion(depth: int) -> None:
         sys.setrecursionlimit(need)
 
 
+@cython.cclass
 class ObjectInputStream:
     """Reads one serialization stream (``AC ED 00 05`` ...) held in memory."""
+
+    # typed attributes when compiled by _creader.pyx (plain attributes in pure Python)
+    limits = cython.declare(object, visibility="public")
+    _b = cython.declare(bytes, visibility="public")
+    _n = cython.declare(cython.Py_ssize_t, visibility="public")
+    _pos = cython.declare(cython.Py_ssize_t, visibility="public")
+    _blk_left = cython.declare(cython.Py_ssize_t, visibility="public")
+    _depth = cython.declare(cython.Py_ssize_t, visibility="public")
+    _records = cython.declare(cython.Py_ssize_t, visibility="public")
+    _max_depth = cython.declare(cython.Py_ssize_t, visibility="public")
+    _max_handles = cython.declare(cython.Py_ssize_t, visibility="public")
+    _max_string_length = cython.declare(cython.Py_ssize_t, visibility="public")
+    _force_opaque = cython.declare(set, visibility="public")
+    _handles = cython.declare(list, visibility="public")
+    _seen = cython.declare(set, visibility="public")
+    _desc_keys = cython.declare(set, visibility="public")
+    _type_strings = cython.declare(set, visibility="public")
+    _value_keys = cython.declare(set, visibility="public")
+    _constructing = cython.declare(dict, visibility="public")
 
     def __init__(self, data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> None:
         b = bytes(data)
@@ -158,38 +214,46 @@ class ObjectInputStream:
                 f"not a Java serialization stream: header {b[:4].hex()} (expected aced0005)", 0
             )
         _ensure_recursion(limits.max_depth)
+        self._max_depth = limits.max_depth
+        self._max_handles = limits.max_handles
+        self._max_string_length = limits.max_string_length
         self._b = b
         self._n = len(b)
         self._pos = 4
         self._blk_left = 0  # unread bytes of the current top-level block record
         self._depth = 0
         self._records = 0
-        self._force_opaque: set[int] = set()
+        self._force_opaque = set()
         self._reset_state()
 
     # ------------------------------------------------------------------ state
 
+    @cython.ccall
     def _reset_state(self) -> None:
-        self._handles: list[Any] = []
-        self._seen: set[int] = set()
-        self._desc_keys: set[tuple] = set()
-        self._type_strings: set[str] = set()
-        self._value_keys: set[tuple] = set()  # enum constants and Class objects met (Java shares them)
-        self._constructing: dict[int, bool] = {}
+        self._handles = []
+        self._seen = set()
+        self._desc_keys = set()
+        self._type_strings = set()
+        self._value_keys = set()  # enum constants and Class objects met (Java shares them)
+        self._constructing = {}
 
+    @cython.ccall
+    @cython.locals(h=cython.Py_ssize_t)
     def _assign(self, obj: Any) -> int:
         h = len(self._handles)
-        if h >= self.limits.max_handles:
-            raise LimitExceeded("max_handles", self.limits.max_handles, h + 1, "handle count", self._pos)
+        if h >= self._max_handles:
+            raise LimitExceeded("max_handles", self._max_handles, h + 1, "handle count", self._pos)
         self._handles.append(obj)
         return h
 
+    @cython.ccall
+    @cython.locals(pos=cython.Py_ssize_t)
     def _count_record(self, pos: int) -> None:
         """Block-data records kept as values count like handles (each is a Python object)."""
         self._records += 1
-        if self._records + len(self._handles) > self.limits.max_handles:
+        if self._records + len(self._handles) > self._max_handles:
             raise LimitExceeded(
-                "max_handles", self.limits.max_handles, self._records + len(self._handles),
+                "max_handles", self._max_handles, self._records + len(self._handles),
                 "handle count (with kept block-data records)", pos,
             )
 
@@ -215,6 +279,8 @@ class ObjectInputStream:
 
     # ------------------------------------------------------------------ block data (top level)
 
+    @cython.ccall
+    @cython.locals(b=bytes, pos=cython.Py_ssize_t, ln=cython.Py_ssize_t, tc=cython.int)
     def _next_block(self) -> None:
         b = self._b
         while True:
@@ -251,6 +317,8 @@ class ObjectInputStream:
             if ln:
                 return
 
+    @cython.ccall
+    @cython.locals(n=cython.Py_ssize_t, p=cython.Py_ssize_t, k=cython.Py_ssize_t)
     def _blk_read(self, n: int) -> bytes:
         if self._blk_left >= n:
             p = self._pos
@@ -393,11 +461,14 @@ class ObjectInputStream:
         except _Aborted as ab:
             return JavaWriteAborted(b[pos : ab.offset], ab.exception)
 
+    @cython.ccall
     def _skip_resets(self) -> None:
         while self._pos < self._n and self._b[self._pos] == TC_RESET:
             self._pos += 1
             self._reset_state()
 
+    @cython.ccall
+    @cython.locals(start=cython.Py_ssize_t, count=cython.Py_ssize_t)
     def _read_top(self) -> Any:
         start = self._pos
         count = len(self._handles)
@@ -418,7 +489,7 @@ class ObjectInputStream:
                 raise
             except RecursionError:
                 raise LimitExceeded(
-                    "max_depth", self.limits.max_depth, self._depth, "nesting depth (Python recursion limit)", self._pos
+                    "max_depth", self._max_depth, self._depth, "nesting depth (Python recursion limit)", self._pos
                 ) from None
             except (JavaSerializationError, _Aborted):
                 self._depth = 0
@@ -426,6 +497,9 @@ class ObjectInputStream:
 
     # ------------------------------------------------------------------ objects (internal)
 
+    @cython.ccall
+    @cython.locals(b=bytes, pos=cython.Py_ssize_t, end=cython.Py_ssize_t, h=cython.Py_ssize_t, tc=cython.int,
+                   n=cython.Py_ssize_t, i=cython.Py_ssize_t, ascii_ok=cython.bint, ptr=cython.p_char)
     def _read(self) -> Any:
         b = self._b
         pos = self._pos
@@ -436,16 +510,31 @@ class ObjectInputStream:
             # fast path: a short ASCII string (most strings in session data)
             end = pos + 3 + ((b[pos + 1] << 8) | b[pos + 2]) if pos + 3 <= self._n else self._n + 1
             if end <= self._n:
-                raw = b[pos + 3 : end]
-                if len(raw) > 1 and raw.isascii() and b"\x00" not in raw:
+                if cython.compiled:
+                    # the same test as below, on the bytes in place: 2+ chars, ASCII, no NUL
+                    n = end - pos - 3
+                    ascii_ok = n > 1
+                    if ascii_ok:
+                        ptr = cython.cast(cython.p_char, b)
+                        i = pos + 3
+                        while i < end:
+                            if ptr[i] <= 0:  # NUL, or a byte >= 0x80 (char is signed)
+                                ascii_ok = False
+                                break
+                            i += 1
+                else:
+                    raw = b[pos + 3 : end]
+                    n = len(raw)
+                    ascii_ok = n > 1 and raw.isascii() and b"\x00" not in raw
+                if ascii_ok:
                     handles = self._handles
-                    if len(handles) >= self.limits.max_handles:
-                        raise LimitExceeded("max_handles", self.limits.max_handles, len(handles) + 1, "handle count", pos)
-                    if len(raw) > self.limits.max_string_length:
+                    if len(handles) >= self._max_handles:
+                        raise LimitExceeded("max_handles", self._max_handles, len(handles) + 1, "handle count", pos)
+                    if n > self._max_string_length:
                         raise LimitExceeded(
-                            "max_string_length", self.limits.max_string_length, len(raw), "string length", pos
+                            "max_string_length", self._max_string_length, n, "string length", pos
                         )
-                    s = raw.decode("ascii")  # a new object: never one already handed out
+                    s = b[pos + 3 : end].decode("ascii")  # a new object: never one already handed out
                     handles.append(s)
                     self._pos = end
                     return s
@@ -456,11 +545,16 @@ class ObjectInputStream:
             h = (b[pos + 2] << 24 | b[pos + 3] << 16 | b[pos + 4] << 8 | b[pos + 5]) - BASE_WIRE_HANDLE
             if 0 <= h < len(self._handles):
                 fw = _FAST_WRAPPERS.get(id(self._handles[h]))
-                if fw is not None and self._depth < self.limits.max_depth and pos not in self._force_opaque:
+                if fw is not None and self._depth < self._max_depth and pos not in self._force_opaque:
                     st, cls = fw
                     end = pos + 6 + st.size
-                    if end <= self._n and len(self._handles) < self.limits.max_handles:
-                        v = cls(st.unpack_from(b, pos + 6)[0])
+                    if end <= self._n and len(self._handles) < self._max_handles:
+                        if st is _I:
+                            v = int.__new__(JavaInteger, _be_i32(b, pos + 6))
+                        elif st is _Q:
+                            v = int.__new__(JavaLong, _be_i64(b, pos + 6))
+                        else:
+                            v = cls(st.unpack_from(b, pos + 6)[0])
                         self._handles.append(v)
                         self._pos = end
                         return v
@@ -518,15 +612,19 @@ class ObjectInputStream:
             raise OptionalDataError("end of custom data where an object was expected", pos, eof=True)
         raise StreamCorruptedError(f"invalid type code 0x{tc:02x}", pos)
 
+    @cython.ccall
+    @cython.locals(pos=cython.Py_ssize_t)
     def _enter(self, pos: int) -> None:
         self._depth += 1
-        if self._depth > self.limits.max_depth:
-            raise LimitExceeded("max_depth", self.limits.max_depth, self._depth, "nesting depth", pos)
+        if self._depth > self._max_depth:
+            raise LimitExceeded("max_depth", self._max_depth, self._depth, "nesting depth", pos)
 
+    @cython.ccall
+    @cython.locals(pos=cython.Py_ssize_t, h=cython.Py_ssize_t)
     def _read_ref(self, pos: int) -> Any:
         if pos + 5 > self._n:
             raise TruncatedStreamError("truncated reference", pos)
-        h = _I.unpack_from(self._b, pos + 1)[0] - BASE_WIRE_HANDLE
+        h = _be_i32(self._b, pos + 1) - BASE_WIRE_HANDLE
         self._pos = pos + 5
         if not 0 <= h < len(self._handles):
             raise StreamCorruptedError(
@@ -541,6 +639,8 @@ class ObjectInputStream:
             self._constructing[id(v)] = True
         return v
 
+    @cython.ccall
+    @cython.locals(b=bytes, pos=cython.Py_ssize_t, ln=cython.Py_ssize_t, end=cython.Py_ssize_t)
     def _read_utf_raw(self) -> str:
         """u2 length + modified UTF-8, outside block data (class names, field names)."""
         b = self._b
@@ -561,9 +661,11 @@ class ObjectInputStream:
             s.raw = raw  # type: ignore[attr-defined]
         return s
 
-    def _read_string(self, long: bool, pos: int) -> str:
+    @cython.ccall
+    @cython.locals(b=bytes, is_long=cython.bint, pos=cython.Py_ssize_t, ln=cython.longlong, start=cython.Py_ssize_t, end=cython.Py_ssize_t)
+    def _read_string(self, is_long: bool, pos: int) -> str:
         b = self._b
-        if long:
+        if is_long:
             if pos + 9 > self._n:
                 raise TruncatedStreamError("truncated long string length", pos)
             ln = _Q.unpack_from(b, pos + 1)[0]
@@ -575,8 +677,8 @@ class ObjectInputStream:
                 raise TruncatedStreamError("truncated string length", pos)
             ln = (b[pos + 1] << 8) | b[pos + 2]
             start = pos + 3
-        if ln > self.limits.max_string_length:
-            raise LimitExceeded("max_string_length", self.limits.max_string_length, ln, "string length", pos)
+        if ln > self._max_string_length:
+            raise LimitExceeded("max_string_length", self._max_string_length, ln, "string length", pos)
         end = start + ln
         if end > self._n:
             raise TruncatedStreamError(f"string of {ln} bytes runs past the end", pos)
@@ -587,17 +689,19 @@ class ObjectInputStream:
             canonical = True
         else:
             s, canonical = mutf8.decode(raw, start)
-        if long and ln <= 0xFFFF:
+        if is_long and ln <= 0xFFFF:
             canonical = False  # Java writes TC_STRING for this length; keep the long form
         if not canonical or id(s) in self._seen:
             s = JavaString(s)
             if not canonical:
                 s.raw = raw  # type: ignore[attr-defined]
-                s.long_form = long  # type: ignore[attr-defined]
+                s.long_form = is_long  # type: ignore[attr-defined]
         self._seen.add(id(s))
         self._assign(s)
         return s
 
+    @cython.ccall
+    @cython.locals(b=bytes, pos=cython.Py_ssize_t, p=cython.Py_ssize_t, tc=cython.int)
     def _read_type_string(self, pos: int) -> str:
         b = self._b
         p = self._pos
@@ -629,6 +733,8 @@ class ObjectInputStream:
 
     # ------------------------------------------------------------------ class descriptors
 
+    @cython.ccall
+    @cython.locals(b=bytes, pos=cython.Py_ssize_t, tc=cython.int, h=cython.Py_ssize_t)
     def _read_desc(self) -> ClassDesc | None:
         b = self._b
         pos = self._pos
@@ -700,6 +806,8 @@ class ObjectInputStream:
         self._depth -= 1
         return desc
 
+    @cython.ccall
+    @cython.locals(b=bytes, pos=cython.Py_ssize_t, tc=cython.int, ln=cython.Py_ssize_t, end=cython.Py_ssize_t)
     def _read_annotations(self) -> list[Any]:
         """Block data records and objects up to TC_ENDBLOCKDATA."""
         b = self._b
@@ -739,8 +847,12 @@ class ObjectInputStream:
 
     # ------------------------------------------------------------------ objects
 
+    @cython.ccall
+    @cython.locals(b=bytes, pos=cython.Py_ssize_t, size=cython.Py_ssize_t, off=cython.Py_ssize_t)
     def _read_fields(self, d: ClassDesc) -> list[Any]:
-        lay = layout(d)
+        lay = d._layout  # cached on the descriptor (layout.layout)
+        if lay is None:
+            lay = layout(d)
         b = self._b
         pos = self._pos
         size = lay.struct.size
@@ -763,6 +875,8 @@ class ObjectInputStream:
             vals[i] = self._read()
         return vals
 
+    @cython.ccall
+    @cython.locals(pos=cython.Py_ssize_t)
     def _read_class_data(self, desc: ClassDesc, pos: int) -> list[ClassData]:
         if desc.flags & SC_EXTERNALIZABLE:
             if not desc.flags & SC_BLOCK_DATA:
@@ -773,7 +887,10 @@ class ObjectInputStream:
                 )
             return [ClassData(desc, [], self._read_annotations())]
         out = []
-        for d in chain(desc):
+        ch = desc._chain  # cached on the descriptor (layout.chain)
+        if ch is None:
+            ch = chain(desc)
+        for d in ch:
             if d.flags & SC_SERIALIZABLE:
                 vals = self._read_fields(d) if d.fields else []
                 ann = self._read_annotations() if d.flags & SC_WRITE_METHOD else None
@@ -782,6 +899,8 @@ class ObjectInputStream:
             out.append(ClassData(d, vals, ann))
         return out
 
+    @cython.ccall
+    @cython.locals(pos=cython.Py_ssize_t, h=cython.Py_ssize_t)
     def _read_ordinary(self, pos: int) -> Any:
         self._enter(pos)
         desc = self._read_desc()
@@ -801,7 +920,25 @@ class ObjectInputStream:
             h = self._assign(container)
             key = id(container)
             self._constructing[key] = False
-            cds = self._read_class_data(desc, pos)
+            if desc is ARRAYLIST or desc is HASHMAP:
+                # fast path: the exact shape Java writes, parsed without ClassData/BlockData
+                cds = self._read_list_or_map(desc, container)
+                if cds is None:
+                    self._constructing.pop(key, None)
+                    self._depth -= 1
+                    return container
+                if cds is _NO_FAST:
+                    cds = None
+            elif desc is DATE:
+                cds = None
+                if self._read_date(container):
+                    self._constructing.pop(key, None)
+                    self._depth -= 1
+                    return container
+            else:
+                cds = None
+            if cds is None:
+                cds = self._read_class_data(desc, pos)
             referenced = self._constructing.pop(key, False)
             try:
                 ok = fill(container, cds)
@@ -822,6 +959,95 @@ class ObjectInputStream:
         self._depth -= 1
         return obj
 
+    @cython.ccall
+    @cython.locals(b=bytes, p=cython.Py_ssize_t, q=cython.Py_ssize_t, size=cython.longlong, cnt=cython.longlong,
+                   nitems=cython.longlong, i=cython.longlong, tc=cython.int, hdr=cython.Py_ssize_t)
+    def _read_list_or_map(self, desc: ClassDesc, container: Any) -> Any:
+        """ArrayList / HashMap written as Java writes them, read straight into ``container``.
+
+        Returns None when done. Otherwise returns the ClassData list the generic reader would
+        have built from the same bytes (the stream position is then after the object, or where
+        nothing was consumed yet: an empty list), for the generic mapping/fallback to decide.
+        """
+        b = self._b
+        p = self._pos
+        is_map = desc is HASHMAP
+        lf = 0.0
+        buckets = 0
+        hdr = 8 if is_map else 4  # bytes of the primitive fields (loadFactor+threshold / size)
+        if p + hdr + 2 + hdr > self._n or b[p + hdr] != TC_BLOCKDATA or b[p + hdr + 1] != hdr:
+            return _NO_FAST
+        if is_map:
+            lf = _F.unpack_from(b, p)[0]
+            if lf != lf:
+                return _NO_FAST  # NaN: the generic reader keeps its exact bits
+            size = _be_i32(b, p + 4)
+            buckets = _be_i32(b, p + hdr + 2)
+            cnt = _be_i32(b, p + hdr + 6)
+            nitems = 2 * cnt
+        else:
+            size = _be_i32(b, p)
+            cnt = _be_i32(b, p + hdr + 2)
+            if size != cnt:
+                return _NO_FAST
+            nitems = cnt
+        if cnt < 0:
+            return _NO_FAST
+        self._pos = p + hdr + 2 + hdr
+        self._count_record(p + hdr)
+        items = []
+        i = 0
+        while i < nitems:
+            q = self._pos
+            if q >= self._n:
+                break  # the generic reader below reports it
+            tc = b[q]
+            if tc == TC_BLOCKDATA or tc == TC_BLOCKDATALONG or tc == TC_ENDBLOCKDATA:
+                break
+            items.append(self._read())
+            i += 1
+        q = self._pos
+        if i == nitems and q < self._n and b[q] == TC_ENDBLOCKDATA:
+            self._pos = q + 1
+            if not is_map:
+                container.extend(items)
+                return None
+            try:
+                for i in range(0, nitems, 2):
+                    container[items[i]] = items[i + 1]
+                ok = len(container) == cnt
+            except (TypeError, ValueError):
+                ok = False
+            if ok:
+                container.load_factor = lf
+                container.threshold = size
+                container.buckets = buckets
+                return None
+            container.clear()
+            rest: list[Any] = []
+        else:
+            rest = self._read_annotations()
+        ann: list[Any] = [BlockData(b[p + hdr + 2 : p + hdr + 2 + hdr], False)]
+        ann.extend(items)
+        ann.extend(rest)
+        return [ClassData(desc, [lf, size] if is_map else [size], ann)]
+
+    @cython.ccall
+    @cython.locals(b=bytes, p=cython.Py_ssize_t)
+    def _read_date(self, container: Any) -> bool:
+        """java.util.Date as Java writes it (TC_BLOCKDATA 8, millis, TC_ENDBLOCKDATA); False when
+        the bytes have another shape (nothing consumed then)."""
+        b = self._b
+        p = self._pos
+        if p + 11 > self._n or b[p] != TC_BLOCKDATA or b[p + 1] != 8 or b[p + 10] != TC_ENDBLOCKDATA:
+            return False
+        self._count_record(p)
+        container.millis = _be_i64(b, p + 2)
+        self._pos = p + 11
+        return True
+
+    @cython.ccall
+    @cython.locals(pos=cython.Py_ssize_t, b=bytes, p=cython.Py_ssize_t, length=cython.longlong, remaining=cython.Py_ssize_t, size=cython.longlong)
     def _read_array(self, pos: int) -> Any:
         self._enter(pos)
         desc = self._read_desc()
@@ -834,7 +1060,7 @@ class ObjectInputStream:
         p = self._pos
         if p + 4 > self._n:
             raise TruncatedStreamError("truncated array length", p)
-        length = _I.unpack_from(b, p)[0]
+        length = _be_i32(b, p)
         p += 4
         self._pos = p
         if length < 0:
@@ -868,12 +1094,13 @@ class ObjectInputStream:
             raise TruncatedStreamError(f"array of {length} objects runs past the end", pos)
         arr = JavaArray(desc)
         self._assign(arr)
-        rd = self._read
         for _ in range(length):
-            arr.append(rd())
+            arr.append(self._read())
         self._depth -= 1
         return arr
 
+    @cython.ccall
+    @cython.locals(pos=cython.Py_ssize_t, h=cython.Py_ssize_t, p=cython.Py_ssize_t, tc=cython.int)
     def _read_enum(self, pos: int) -> Any:
         self._enter(pos)
         desc = self._read_desc()

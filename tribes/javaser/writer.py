@@ -10,29 +10,15 @@ shared per class / per signature, as they are in Java.
 import struct
 from typing import Any, Callable
 
+try:
+    import cython
+except ImportError:  # pragma: no cover - Cython not installed: the declarations do nothing
+    from . import _cyshim as cython  # type: ignore[no-redef]
+
 from . import mutf8
+from . import constants as _c
 from .constants import (
-    BASE_WIRE_HANDLE,
-    MAX_BLOCK_SIZE,
-    SC_EXTERNALIZABLE,
-    SC_SERIALIZABLE,
-    SC_WRITE_METHOD,
     STREAM_HEADER,
-    TC_ARRAY,
-    TC_BLOCKDATA,
-    TC_BLOCKDATALONG,
-    TC_CLASS,
-    TC_CLASSDESC,
-    TC_ENDBLOCKDATA,
-    TC_ENUM,
-    TC_EXCEPTION,
-    TC_LONGSTRING,
-    TC_NULL,
-    TC_OBJECT,
-    TC_PROXYCLASSDESC,
-    TC_REFERENCE,
-    TC_RESET,
-    TC_STRING,
 )
 from .errors import DEFAULT_LIMITS, JavaSerializationError, LimitExceeded, Limits
 from .known import (
@@ -88,26 +74,106 @@ _F = struct.Struct(">f")
 _D = struct.Struct(">d")
 _REF = struct.Struct(">BI")
 
+# type codes and flags as C constants when compiled (same values as .constants)
+BASE_WIRE_HANDLE = cython.declare(cython.Py_ssize_t, _c.BASE_WIRE_HANDLE)
+MAX_BLOCK_SIZE = cython.declare(cython.Py_ssize_t, _c.MAX_BLOCK_SIZE)
+SC_EXTERNALIZABLE = cython.declare(cython.int, _c.SC_EXTERNALIZABLE)
+SC_SERIALIZABLE = cython.declare(cython.int, _c.SC_SERIALIZABLE)
+SC_WRITE_METHOD = cython.declare(cython.int, _c.SC_WRITE_METHOD)
+TC_ARRAY = cython.declare(cython.int, _c.TC_ARRAY)
+TC_BLOCKDATA = cython.declare(cython.int, _c.TC_BLOCKDATA)
+TC_BLOCKDATALONG = cython.declare(cython.int, _c.TC_BLOCKDATALONG)
+TC_CLASS = cython.declare(cython.int, _c.TC_CLASS)
+TC_CLASSDESC = cython.declare(cython.int, _c.TC_CLASSDESC)
+TC_ENDBLOCKDATA = cython.declare(cython.int, _c.TC_ENDBLOCKDATA)
+TC_ENUM = cython.declare(cython.int, _c.TC_ENUM)
+TC_EXCEPTION = cython.declare(cython.int, _c.TC_EXCEPTION)
+TC_LONGSTRING = cython.declare(cython.int, _c.TC_LONGSTRING)
+TC_NULL = cython.declare(cython.int, _c.TC_NULL)
+TC_OBJECT = cython.declare(cython.int, _c.TC_OBJECT)
+TC_PROXYCLASSDESC = cython.declare(cython.int, _c.TC_PROXYCLASSDESC)
+TC_REFERENCE = cython.declare(cython.int, _c.TC_REFERENCE)
+TC_RESET = cython.declare(cython.int, _c.TC_RESET)
+TC_STRING = cython.declare(cython.int, _c.TC_STRING)
+
 _MISSING = object()
+
+
+@cython.cfunc
+@cython.inline
+@cython.locals(out=bytearray, h=cython.Py_ssize_t, v=cython.uint)
+def _put_ref(out: bytearray, h: int) -> None:
+    """TC_REFERENCE to handle ``h``."""
+    if cython.compiled:
+        v = BASE_WIRE_HANDLE + h
+        out.append(TC_REFERENCE)
+        out.append(v >> 24)
+        out.append((v >> 16) & 0xFF)
+        out.append((v >> 8) & 0xFF)
+        out.append(v & 0xFF)
+    else:
+        out += _REF.pack(TC_REFERENCE, BASE_WIRE_HANDLE + h)
+
+
+@cython.cfunc
+@cython.inline
+@cython.locals(out=bytearray, v=cython.uint)
+def _put_i32(out: bytearray, v: int) -> None:
+    """A 32-bit value (signed or not: the caller checked the range) big-endian."""
+    if cython.compiled:
+        out.append(v >> 24)
+        out.append((v >> 16) & 0xFF)
+        out.append((v >> 8) & 0xFF)
+        out.append(v & 0xFF)
+    else:
+        out += _I.pack(v - (1 << 32) if v >= 1 << 31 else v)
+
+
+@cython.cfunc
+@cython.inline
+@cython.locals(out=bytearray, v=cython.ulonglong)
+def _put_i64(out: bytearray, v: int) -> None:
+    """A 64-bit value (the caller checked the range) big-endian."""
+    if cython.compiled:
+        _put_i32(out, cython.cast(cython.uint, v >> 32))
+        _put_i32(out, cython.cast(cython.uint, v & 0xFFFFFFFF))
+    else:
+        out += _Q.pack(v - (1 << 64) if v >= 1 << 63 else v)
 _WSTRUCT = {fmt: struct.Struct(fmt) for fmt in (">i", ">q", ">h", ">b", ">f", ">d", ">H")}
 
 
+@cython.cclass
 class ObjectOutputStream:
     """Builds one serialization stream in memory; ``getvalue()`` returns its bytes."""
+
+    # typed attributes when compiled by _cwriter.pyx (plain attributes in pure Python)
+    limits = cython.declare(object, visibility="public")
+    _out = cython.declare(bytearray, visibility="public")
+    _blk = cython.declare(bytearray, visibility="public")
+    _depth = cython.declare(cython.Py_ssize_t, visibility="public")
+    _max_depth = cython.declare(cython.Py_ssize_t, visibility="public")
+    _max_total_bytes = cython.declare(cython.Py_ssize_t, visibility="public")
+    _next = cython.declare(cython.Py_ssize_t, visibility="public")
+    _h = cython.declare(dict, visibility="public")
+    _dh = cython.declare(dict, visibility="public")
+    _keep = cython.declare(list, visibility="public")
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.limits = limits
         _ensure_recursion(limits.max_depth)
+        self._max_depth = limits.max_depth
+        self._max_total_bytes = limits.max_total_bytes
         self._out = bytearray(STREAM_HEADER)
         self._blk = bytearray()
         self._depth = 0
         self._clear()
 
+    @cython.ccall
     def _clear(self) -> None:
-        self._h: dict[Any, int] = {}  # id(obj) / ('d', desc key) / ('t', str) / ('e', ...) -> handle
-        self._dh: dict[int, int] = {}  # id(ClassDesc) -> handle (descriptors stay alive in _keep)
+        self._h = {}  # id(obj) / ('d', desc key) / ('t', str) / ('e', ...) -> handle
+        self._dh = {}  # id(ClassDesc) -> handle (descriptors stay alive in _keep)
         self._next = 0
-        self._keep: list[Any] = []
+        self._keep = []
 
     # ------------------------------------------------------------------ primitives (block data)
 
@@ -157,6 +223,8 @@ class ObjectOutputStream:
         self._blk += _H.pack(len(enc))
         self._blk += enc
 
+    @cython.ccall
+    @cython.locals(n=cython.Py_ssize_t, start=cython.Py_ssize_t, out=bytearray, blk=bytearray)
     def _drain(self) -> None:
         blk = self._blk
         if not blk:
@@ -203,15 +271,17 @@ class ObjectOutputStream:
         except BaseException as exc:
             self._rollback(out_len, keep_len, next_h)
             if isinstance(exc, RecursionError):
-                raise LimitExceeded("max_depth", self.limits.max_depth, self.limits.max_depth + 1, "nesting depth") from None
+                raise LimitExceeded("max_depth", self._max_depth, self._max_depth + 1, "nesting depth") from None
             if isinstance(exc, (struct.error, OverflowError, ValueError, TypeError)) and not isinstance(
                 exc, JavaSerializationError
             ):
                 raise JavaSerializationError(f"cannot write {type(value).__name__}: {exc}") from exc
             raise
-        if len(self._out) > self.limits.max_total_bytes:
-            raise LimitExceeded("max_total_bytes", self.limits.max_total_bytes, len(self._out), "stream size")
+        if len(self._out) > self._max_total_bytes:
+            raise LimitExceeded("max_total_bytes", self._max_total_bytes, len(self._out), "stream size")
 
+    @cython.ccall
+    @cython.locals(out_len=cython.Py_ssize_t, keep_len=cython.Py_ssize_t, next_h=cython.Py_ssize_t)
     def _rollback(self, out_len: int, keep_len: int, next_h: int) -> None:
         """Forget everything a failed write_object did (handles at or above ``next_h``)."""
         del self._out[out_len:]
@@ -245,35 +315,56 @@ class ObjectOutputStream:
 
     # ------------------------------------------------------------------ internals
 
+    @cython.ccall
+    @cython.locals(h=cython.Py_ssize_t)
     def _assign(self, key: Any, obj: Any) -> None:
         h = self._next
         self._next = h + 1
         self._h[key] = h
         self._keep.append(obj)
 
+    @cython.ccall
     def _ref(self, key: Any) -> bool:
         h = self._h.get(key)
         if h is None:
             return False
-        self._out += _REF.pack(TC_REFERENCE, BASE_WIRE_HANDLE + h)
+        _put_ref(self._out, h)
         return True
 
+    @cython.ccall
     def _w(self, v: Any) -> None:
         if v is None:
             self._out.append(TC_NULL)
             return
-        f = _DISPATCH.get(type(v))
+        t = type(v)
+        # the most common types first (the same methods _DISPATCH maps them to)
+        if t is str:
+            self._w_str(v)
+            return
+        if t is JavaInteger or t is JavaLong:
+            self._w_wrapper(v)
+            return
+        if t is JavaObject:
+            self._w_object(v)
+            return
+        if t is bool:
+            self._w_bool(v)
+            return
+        f = _DISPATCH.get(t)
         if f is None:
             f = _resolve(type(v))
         f(self, v)
 
+    @cython.ccall
     def _enter(self) -> None:
         self._depth += 1
-        if self._depth > self.limits.max_depth:
-            raise LimitExceeded("max_depth", self.limits.max_depth, self._depth, "nesting depth")
+        if self._depth > self._max_depth:
+            raise LimitExceeded("max_depth", self._max_depth, self._depth, "nesting depth")
 
     # strings
 
+    @cython.ccall
+    @cython.locals(out=bytearray)
     def _new_string(self, s: str) -> None:
         raw = getattr(s, "raw", None)
         enc = raw if raw is not None else mutf8.encode(s)
@@ -286,24 +377,29 @@ class ObjectOutputStream:
             out += _Q.pack(len(enc))
         out += enc
 
+    @cython.ccall
+    @cython.locals(out=bytearray, n=cython.Py_ssize_t)
     def _w_str(self, s: str) -> None:
         k = id(s)
         h = self._h.get(k)
         out = self._out
         if h is not None:
-            out += _REF.pack(TC_REFERENCE, BASE_WIRE_HANDLE + h)
+            _put_ref(out, h)
             return
         h = self._next
         self._next = h + 1
         self._h[k] = h
         self._keep.append(s)
         if type(s) is str and s.isascii() and len(s) <= 0xFFFF and "\x00" not in s:
+            n = len(s)
             out.append(TC_STRING)
-            out += _H.pack(len(s))
+            out.append(n >> 8)
+            out.append(n & 0xFF)
             out += s.encode("ascii")
         else:
             self._new_string(s)
 
+    @cython.ccall
     def _w_type_string(self, s: str) -> None:
         if self._ref(id(s)):
             return
@@ -315,6 +411,7 @@ class ObjectOutputStream:
             self._h[("t", str(s))] = self._next - 1
         self._new_string(s)
 
+    @cython.ccall
     def _w_utf_raw(self, s: str) -> None:
         raw = getattr(s, "raw", None)
         enc = raw if raw is not None else mutf8.encode(s)
@@ -325,20 +422,22 @@ class ObjectOutputStream:
 
     # class descriptors
 
+    @cython.ccall
+    @cython.locals(out=bytearray)
     def _w_desc(self, d: ClassDesc | None) -> None:
         if d is None:
             self._out.append(TC_NULL)
             return
         h = self._dh.get(id(d))  # fast path: this very descriptor object was written already
         if h is not None:
-            self._out += _REF.pack(TC_REFERENCE, BASE_WIRE_HANDLE + h)
+            _put_ref(self._out, h)
             return
         key = ("d", d.key())
         h = self._h.get(key)
         if h is not None:  # an equal descriptor (same class) was written: Java shares it
             self._dh[id(d)] = h
             self._keep.append(d)
-            self._out += _REF.pack(TC_REFERENCE, BASE_WIRE_HANDLE + h)
+            _put_ref(self._out, h)
             return
         self._dh[id(d)] = self._next
         self._enter()
@@ -365,6 +464,8 @@ class ObjectOutputStream:
         self._w_desc(d.superclass)
         self._depth -= 1
 
+    @cython.ccall
+    @cython.locals(out=bytearray)
     def _w_items(self, items: list[Any] | None) -> None:
         if items:
             out = self._out
@@ -377,12 +478,14 @@ class ObjectOutputStream:
 
     # wrappers
 
+    @cython.ccall
+    @cython.locals(out=bytearray)
     def _w_wrapper(self, v: Any) -> None:
         k = id(v)
         h = self._h.get(k)
         out = self._out
         if h is not None:
-            out += _REF.pack(TC_REFERENCE, BASE_WIRE_HANDLE + h)
+            _put_ref(out, h)
             return
         t = type(v)
         desc, fmt = WRAPPERS[t]
@@ -392,7 +495,11 @@ class ObjectOutputStream:
         self._next = h + 1
         self._h[k] = h
         self._keep.append(v)
-        if t is JavaCharacter:
+        if t is JavaInteger and -0x80000000 <= v <= 0x7FFFFFFF:
+            _put_i32(out, v & 0xFFFFFFFF)
+        elif t is JavaLong and -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
+            _put_i64(out, v & 0xFFFFFFFFFFFFFFFF)
+        elif t is JavaCharacter:
             out += _H.pack(ord(v))
         elif t is JavaFloat and getattr(v, "bits", None) is not None:
             bits = v.bits  # type: ignore[attr-defined]
@@ -400,6 +507,7 @@ class ObjectOutputStream:
         else:
             out += _WSTRUCT[fmt].pack(v)
 
+    @cython.ccall
     def _w_bool(self, v: Any) -> None:
         k = id(v)
         if self._ref(k):
@@ -409,6 +517,7 @@ class ObjectOutputStream:
         self._assign(k, v)
         self._out.append(1 if v else 0)
 
+    @cython.ccall
     def _w_int(self, v: int) -> None:
         if -(1 << 31) <= v < (1 << 31):
             self._w_wrapper(JavaInteger.value_of(v))
@@ -417,11 +526,13 @@ class ObjectOutputStream:
         else:
             raise JavaSerializationError(f"{v} does not fit a Java long; use a JavaObject for BigInteger")
 
+    @cython.ccall
     def _w_float(self, v: float) -> None:
         self._w_wrapper(JavaDouble(v))
 
     # arrays
 
+    @cython.ccall
     def _w_bytes(self, v: bytes) -> None:
         k = id(v)
         if self._ref(k):
@@ -434,6 +545,8 @@ class ObjectOutputStream:
         self._out += v
         self._depth -= 1
 
+    @cython.ccall
+    @cython.locals(out=bytearray)
     def _w_array(self, v: JavaArray) -> None:
         k = id(v)
         if self._ref(k):
@@ -461,13 +574,13 @@ class ObjectOutputStream:
             else:
                 out += struct.pack(f">{len(v)}{_FMT[code]}", *v)
         else:
-            w = self._w
             for x in v:
-                w(x)
+                self._w(x)
         self._depth -= 1
 
     # objects
 
+    @cython.ccall
     def _begin(self, v: Any, desc: ClassDesc) -> bool:
         k = id(v)
         if self._ref(k):
@@ -478,16 +591,19 @@ class ObjectOutputStream:
         self._assign(k, v)
         return True
 
+    @cython.ccall
+    @cython.locals(out=bytearray)
     def _w_elements_block(self, header: bytes, items: Any) -> None:
         out = self._out
         out.append(TC_BLOCKDATA)
         out.append(len(header))
         out += header
-        w = self._w
         for x in items:
-            w(x)
+            self._w(x)
         out.append(TC_ENDBLOCKDATA)
 
+    @cython.ccall
+    @cython.locals(n=cython.Py_ssize_t)
     def _w_arraylist(self, v: list) -> None:
         if not self._begin(v, ARRAYLIST):
             return
@@ -496,6 +612,7 @@ class ObjectOutputStream:
         self._w_elements_block(_I.pack(n), list(v))
         self._depth -= 1
 
+    @cython.ccall
     def _w_linkedlist(self, v: JavaLinkedList) -> None:
         if not self._begin(v, LINKEDLIST):
             return
@@ -514,6 +631,7 @@ class ObjectOutputStream:
             thr = v.threshold if v.threshold is not None else hashmap_capacity(len(keys), lf)[1]  # type: ignore[attr-defined]
         return lf, thr, buckets, keys
 
+    @cython.ccall
     def _w_hashmap(self, v: dict) -> None:
         linked = type(v) is JavaLinkedHashMap
         if not self._begin(v, LINKEDHASHMAP if linked else HASHMAP):
@@ -530,6 +648,7 @@ class ObjectOutputStream:
             self._out.append(1 if v.access_order else 0)  # type: ignore[attr-defined]
         self._depth -= 1
 
+    @cython.ccall
     def _w_treemap(self, v: JavaTreeMap) -> None:
         if not self._begin(v, TREEMAP):
             return
@@ -545,6 +664,7 @@ class ObjectOutputStream:
         self._w_elements_block(_I.pack(len(keys)), pairs)
         self._depth -= 1
 
+    @cython.ccall
     def _w_hashset(self, v: Any) -> None:
         if not self._begin(v, HASHSET):
             return
@@ -557,6 +677,8 @@ class ObjectOutputStream:
         self._w_elements_block(_I.pack(cap) + _F.pack(lf) + _I.pack(len(items)), items)
         self._depth -= 1
 
+    @cython.ccall
+    @cython.locals(out=bytearray)
     def _w_date(self, v: JavaDate) -> None:
         if not self._begin(v, DATE):
             return
@@ -567,6 +689,7 @@ class ObjectOutputStream:
         out.append(TC_ENDBLOCKDATA)
         self._depth -= 1
 
+    @cython.ccall
     def _w_enum(self, v: JavaEnum) -> None:
         key = ("e", v.desc.key(), str(v.name)) if not v.distinct else id(v)
         if self._ref(key):
@@ -580,6 +703,7 @@ class ObjectOutputStream:
         self._new_string(name)
         self._depth -= 1
 
+    @cython.ccall
     def _w_class(self, v: JavaClass) -> None:
         k = ("c", v.desc.key()) if not v.distinct else id(v)
         if self._ref(k):
@@ -588,6 +712,7 @@ class ObjectOutputStream:
         self._w_desc(v.desc)
         self._assign(k, v)
 
+    @cython.ccall
     def _w_object(self, v: JavaObject) -> None:
         if not self._begin(v, v.desc):
             return
@@ -605,8 +730,11 @@ class ObjectOutputStream:
                 self._w_items(cd.annotations)
         self._depth -= 1
 
+    @cython.ccall
     def _w_fields(self, d: ClassDesc, values: list[Any]) -> None:
-        lay = layout(d)
+        lay = d._layout  # cached on the descriptor (layout.layout)
+        if lay is None:
+            lay = layout(d)
         if len(values) != lay.nfields:
             raise JavaSerializationError(f"{d.name}: {len(values)} values for {lay.nfields} fields")
         if lay.prim_idx:
@@ -630,9 +758,8 @@ class ObjectOutputStream:
                             packed[off : off + 4] = bits.to_bytes(4, "big")
                         fi += 1
             self._out += packed
-        w = self._w
         for i in lay.obj_idx:
-            w(values[i])
+            self._w(values[i])
 
 
 def _emit_block(out: bytearray, blk: BlockData) -> None:
@@ -656,39 +783,44 @@ def _wrap(v: int, bits: int) -> int:
     return v
 
 
+def _m(name: str) -> Callable[[ObjectOutputStream, Any], None]:
+    """The method by name, looked up at run time (a plain function in both twins)."""
+    return getattr(ObjectOutputStream, name)  # type: ignore[no-any-return]
+
+
 _DISPATCH: dict[type, Callable[[ObjectOutputStream, Any], None]] = {
-    str: ObjectOutputStream._w_str,
-    JavaString: ObjectOutputStream._w_str,
-    bool: ObjectOutputStream._w_bool,
-    JavaBoolean: ObjectOutputStream._w_bool,
-    int: ObjectOutputStream._w_int,
-    float: ObjectOutputStream._w_float,
-    JavaInteger: ObjectOutputStream._w_wrapper,
-    JavaLong: ObjectOutputStream._w_wrapper,
-    JavaShort: ObjectOutputStream._w_wrapper,
-    JavaByte: ObjectOutputStream._w_wrapper,
-    JavaFloat: ObjectOutputStream._w_wrapper,
-    JavaDouble: ObjectOutputStream._w_wrapper,
-    JavaCharacter: ObjectOutputStream._w_wrapper,
-    bytes: ObjectOutputStream._w_bytes,
-    JavaByteArray: ObjectOutputStream._w_bytes,
-    bytearray: ObjectOutputStream._w_bytes,
-    JavaArray: ObjectOutputStream._w_array,
-    list: ObjectOutputStream._w_arraylist,
-    JavaArrayList: ObjectOutputStream._w_arraylist,
-    JavaLinkedList: ObjectOutputStream._w_linkedlist,
-    dict: ObjectOutputStream._w_hashmap,
-    JavaHashMap: ObjectOutputStream._w_hashmap,
-    JavaLinkedHashMap: ObjectOutputStream._w_hashmap,
-    JavaTreeMap: ObjectOutputStream._w_treemap,
-    set: ObjectOutputStream._w_hashset,
-    frozenset: ObjectOutputStream._w_hashset,
-    JavaHashSet: ObjectOutputStream._w_hashset,
-    JavaDate: ObjectOutputStream._w_date,
-    JavaEnum: ObjectOutputStream._w_enum,
-    JavaClass: ObjectOutputStream._w_class,
-    ClassDesc: ObjectOutputStream._w_desc,
-    JavaObject: ObjectOutputStream._w_object,
+    str: _m("_w_str"),
+    JavaString: _m("_w_str"),
+    bool: _m("_w_bool"),
+    JavaBoolean: _m("_w_bool"),
+    int: _m("_w_int"),
+    float: _m("_w_float"),
+    JavaInteger: _m("_w_wrapper"),
+    JavaLong: _m("_w_wrapper"),
+    JavaShort: _m("_w_wrapper"),
+    JavaByte: _m("_w_wrapper"),
+    JavaFloat: _m("_w_wrapper"),
+    JavaDouble: _m("_w_wrapper"),
+    JavaCharacter: _m("_w_wrapper"),
+    bytes: _m("_w_bytes"),
+    JavaByteArray: _m("_w_bytes"),
+    bytearray: _m("_w_bytes"),
+    JavaArray: _m("_w_array"),
+    list: _m("_w_arraylist"),
+    JavaArrayList: _m("_w_arraylist"),
+    JavaLinkedList: _m("_w_linkedlist"),
+    dict: _m("_w_hashmap"),
+    JavaHashMap: _m("_w_hashmap"),
+    JavaLinkedHashMap: _m("_w_hashmap"),
+    JavaTreeMap: _m("_w_treemap"),
+    set: _m("_w_hashset"),
+    frozenset: _m("_w_hashset"),
+    JavaHashSet: _m("_w_hashset"),
+    JavaDate: _m("_w_date"),
+    JavaEnum: _m("_w_enum"),
+    JavaClass: _m("_w_class"),
+    ClassDesc: _m("_w_desc"),
+    JavaObject: _m("_w_object"),
 }
 
 

@@ -367,6 +367,8 @@ class SimpleTcpCluster:
                     return
                 if item.delay > 0:
                     await asyncio.sleep(item.delay)
+                if item.build is not None:      # a session stream: serialize off the event loop
+                    await asyncio.to_thread(item.materialize)
                 try:
                     await self.send(item.message, item.destination, item.options)
                     if log.isEnabledFor(logging.DEBUG):

@@ -22,6 +22,7 @@ Behaviour follows org.apache.catalina.ha.session.DeltaManager (9.0.70 / 10.1):
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
@@ -34,7 +35,7 @@ from tribes.managers.session_message import (
     EVT_ALL_SESSION_DATA, EVT_ALL_SESSION_NOCONTEXTMANAGER, EVT_ALL_SESSION_TRANSFERCOMPLETE, EVT_CHANGE_SESSION_ID,
     EVT_GET_ALL_SESSIONS, EVT_SESSION_ACCESSED, EVT_SESSION_CREATED, EVT_SESSION_DELTA, EVT_SESSION_EXPIRED,
     SessionMessage, event_name)
-from tribes.managers.session_state import SessionStateError, read_sessions, write_sessions
+from tribes.managers.session_state import SessionState, SessionStateError, read_sessions, write_sessions
 
 log = logging.getLogger("tribes.managers")
 
@@ -140,6 +141,15 @@ class Send:
     destination: Any = None
     options: int | None = None
     delay: float = 0.0
+    #: builds ``message.session`` from a snapshot (ALL_SESSION_DATA): CPU-heavy, so the I/O layer
+    #: may run it in a worker thread; ``materialize()`` runs it here
+    build: Callable[[], bytes] | None = None
+
+    def materialize(self) -> SessionMessage:
+        if self.build is not None:
+            self.message.session = self.build()
+            self.build = None
+        return self.message
 
 
 @dataclass
@@ -544,25 +554,29 @@ class DeltaManager:
         return n
 
     def _h_get_all(self, msg: SessionMessage, sender: Any, now: int) -> None:
-        snapshot = [s for s in self.sessions.values() if s.is_valid]
+        # the snapshot is taken now (shallow copies, so later changes do not leak in); the bytes are
+        # built by Send.build, which the I/O layer runs off the event loop
+        snapshot = [_snapshot(s) for s in self.sessions.values() if s.is_valid]
         t = now
         opts = SEND_OPTIONS_USE_ACK | SEND_OPTIONS_SYNCHRONIZED_ACK
         notes = self.config.persist_authentication_notes
+        version = self.tomcat_version
         if self.config.send_all_sessions:
-            self._send(self._data_message(write_sessions(snapshot, self.tomcat_version, notes), t), sender, opts)
+            chunks = [snapshot]
         else:
             size = self.config.send_all_sessions_size
-            wait = self.config.send_all_sessions_wait_time / 1000.0
-            for i in range(0, len(snapshot), size):
-                self._send(self._data_message(write_sessions(snapshot[i:i + size], self.tomcat_version, notes), t),
-                           sender, opts, delay=wait if i > 0 else 0.0)
+            chunks = [snapshot[i:i + size] for i in range(0, len(snapshot), size)]
+        wait = self.config.send_all_sessions_wait_time / 1000.0
+        for i, chunk in enumerate(chunks):
+            self._send(self._data_message(None, t), sender, opts, delay=wait if i > 0 else 0.0)
+            self._outbox[-1].build = functools.partial(write_sessions, chunk, version, notes)
         done = SessionMessage(EVT_ALL_SESSION_TRANSFERCOMPLETE, self.name, "SESSION-STATE-TRANSFERRED", None,
                               f"SESSION-STATE-TRANSFERRED{self.name}")
         done.set_timestamp(t)
         self._send(done, sender)
         log.info("%s: sent %d sessions to %s", self.name, len(snapshot), getattr(sender, "name", sender))
 
-    def _data_message(self, data: bytes, t: int) -> SessionMessage:
+    def _data_message(self, data: bytes | None, t: int) -> SessionMessage:
         m = SessionMessage(EVT_ALL_SESSION_DATA, self.name, "SESSION-STATE", data, f"SESSION-STATE-{self.name}")
         m.set_timestamp(t)
         return m
@@ -678,6 +692,12 @@ class DeltaManager:
         EVT_CHANGE_SESSION_ID: _h_change_id,
         EVT_ALL_SESSION_NOCONTEXTMANAGER: _h_no_context_manager,
     }
+
+
+def _snapshot(s: DeltaSession) -> SessionState:
+    return SessionState(s.id or "", s.creation_time, s.last_accessed_time, s.max_inactive_interval, s.is_new,
+                        s.is_valid, s.this_accessed_time, s.version, s.principal,
+                        dict(s._notes) if s._notes else {}, dict(s.attributes), list(s.listeners))
 
 
 def no_context_manager_reply(ctxname: str) -> SessionMessage:

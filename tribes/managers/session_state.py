@@ -72,7 +72,8 @@ def write_session(out: ObjectOutputStream, s: Any, version: str | int = "10.1",
     items = [(k, s.attributes[k]) for k in chm_order(list(s.attributes)) if s.attributes[k] is not None]
     out.write_object(JavaInteger.value_of(len(items)))
     for k, v in items:
-        out.write_object(k)
+        # a fresh String per session, as Tomcat writes computed names (reading interns them)
+        out.write_object(_fresh(k))
         out.write_object(v)
     out.write_object(JavaInteger.value_of(len(s.listeners)))
     for listener in s.listeners:
@@ -97,6 +98,11 @@ def chm_order(keys: list[str]) -> list[str]:
         idx.append((((h ^ (h >> 16)) & 0x7FFFFFFF) & mask, i))
     idx.sort()
     return [keys[i] for _, i in idx]
+
+
+def _fresh(s: str) -> str:
+    """A new str object equal to ``s`` (the writer refers back to identical objects)."""
+    return (s + "\0")[:-1] if s else s
 
 
 def write_sessions(sessions: Iterable[Any], version: str | int = "10.1",

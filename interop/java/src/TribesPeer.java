@@ -8,6 +8,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -22,6 +24,7 @@ import org.apache.catalina.tribes.Member;
 import org.apache.catalina.tribes.MembershipListener;
 import org.apache.catalina.tribes.group.ChannelInterceptorBase;
 import org.apache.catalina.tribes.group.GroupChannel;
+import org.apache.catalina.tribes.group.InterceptorPayload;
 import org.apache.catalina.tribes.group.interceptors.MessageDispatchInterceptor;
 import org.apache.catalina.tribes.group.interceptors.StaticMembershipInterceptor;
 import org.apache.catalina.tribes.membership.McastService;
@@ -29,6 +32,7 @@ import org.apache.catalina.tribes.membership.StaticMember;
 import org.apache.catalina.tribes.transport.ReplicationTransmitter;
 import org.apache.catalina.tribes.transport.nio.NioReceiver;
 import org.apache.catalina.tribes.transport.nio.PooledParallelSender;
+import org.apache.catalina.tribes.UniqueId;
 import org.apache.tomcat.util.IntrospectionUtils;
 
 /**
@@ -199,6 +203,49 @@ public class TribesPeer {
         }
     }
 
+    /**
+     * Sits right below the MessageDispatchInterceptor and records the uniqueId of every message whose send has
+     * finished (successfully or not), so that "send" can wait until its asynchronous messages are really out.
+     * MessageDispatchInterceptor.getCurrentSize() cannot tell: it adds the length of the queued message after
+     * handing it to the dispatch thread and subtracts the length the message has after the interceptors below
+     * (Gzip, Order, Fragmentation) have changed it, so it drifts and can stay above zero forever.
+     */
+    static class SendTracker extends ChannelInterceptorBase {
+        final Set<UniqueId> finished = ConcurrentHashMap.newKeySet();
+        volatile boolean tracking = false;
+
+        @Override
+        public void sendMessage(Member[] destination, ChannelMessage msg, InterceptorPayload payload)
+                throws org.apache.catalina.tribes.ChannelException {
+            UniqueId id = new UniqueId(msg.getUniqueId());
+            try {
+                super.sendMessage(destination, msg, payload);
+            } finally {
+                if (tracking) {
+                    synchronized (this) {
+                        finished.add(id);
+                        notifyAll();
+                    }
+                }
+            }
+        }
+
+        /** Wait until every id in ids has finished; false after timeoutMs. */
+        synchronized boolean awaitAll(List<UniqueId> ids, long timeoutMs) throws InterruptedException {
+            long end = System.currentTimeMillis() + timeoutMs;
+            while (!finished.containsAll(ids)) {
+                long left = end - System.currentTimeMillis();
+                if (left <= 0) {
+                    return false;
+                }
+                wait(Math.min(left, 100));
+            }
+            return true;
+        }
+    }
+
+    SendTracker tracker = null;
+
     static String[] kv(String s) {
         int i = s.indexOf('=');
         if (i < 0) {
@@ -329,6 +376,10 @@ public class TribesPeer {
                 }
                 channel.addInterceptor(ci);
                 stack.add(ci);
+                if (ci instanceof MessageDispatchInterceptor && tracker == null) {
+                    tracker = new SendTracker(); // pass-through, not listed in the "ready" event's stack
+                    channel.addInterceptor(tracker);
+                }
             }
         }
         if (!statics.isEmpty()) {
@@ -478,13 +529,28 @@ public class TribesPeer {
                 mdi = (MessageDispatchInterceptor) ci;
             }
         }
+        boolean async = mdi != null && tracker != null && (opts & Channel.SEND_OPTIONS_ASYNCHRONOUS) != 0;
+        List<UniqueId> ids = new ArrayList<>(async ? n : 0);
         long t0 = System.nanoTime();
-        for (int i = 0; i < n; i++) {
-            channel.send(dst, payload, opts);
+        if (async) {
+            tracker.finished.clear();
+            tracker.tracking = true;
         }
-        if (mdi != null) { // asynchronous sends: wait until the dispatch queue has drained
-            while (mdi.getCurrentSize() > 0 || mdi.getActiveCount() > 0) {
-                Thread.sleep(1);
+        try {
+            for (int i = 0; i < n; i++) {
+                UniqueId id = channel.send(dst, payload, opts);
+                if (async) {
+                    ids.add(id);
+                }
+            }
+            // asynchronous sends: wait until the dispatch threads have sent every message of this command
+            if (async && !tracker.awaitAll(ids, 600_000)) {
+                throw new IllegalStateException("asynchronous sends not finished after 600 s");
+            }
+        } finally {
+            if (async) {
+                tracker.tracking = false;
+                tracker.finished.clear();
             }
         }
         double secs = (System.nanoTime() - t0) / 1e9;
@@ -494,7 +560,8 @@ public class TribesPeer {
         }
         d.append("]");
         emit(ev("sendDone", "\"messages\":" + n + ",\"size\":" + s + ",\"options\":" + opts + ",\"destinations\":" + d
-                + ",\"seconds\":" + secs + ",\"msgs_per_s\":" + (n / secs) + ",\"mb_per_s\":" + ((double) n * s / secs / 1e6)));
+                + ",\"seconds\":" + secs + ",\"msgs_per_s\":" + (n / secs) + ",\"mb_per_s\":" + ((double) n * s / secs / 1e6)
+                + ",\"mdiCurrentSize\":" + (mdi == null ? 0 : mdi.getCurrentSize())));
     }
 
     void emitMembers() {

@@ -1,0 +1,4 @@
+# cython: language_level=3, annotation_typing=False, boundscheck=True, wraparound=True, cdivision=False
+# The typed compile of writer.py (the pure-Python twin, used when this extension is absent or
+# TRIBES_PURE=1): the very same source, with its Cython declarations in effect.
+include "writer.py"

@@ -29,8 +29,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 LOOPBACK_XML = os.path.join(ROOT, "tests", "fixtures", "cli", "loopback-server.xml")
 WALKTHROUGH_XML = os.path.join(ROOT, "tests", "fixtures", "config", "walkthrough-server.xml")
 
-# `tribes sessions` belongs to the DeltaManager issue; its help is checked there
-OWNED_ELSEWHERE = {"sessions"}
+# every command, sub-commands included, is checked
+OWNED_ELSEWHERE: set[str] = set()
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -444,3 +444,35 @@ def test_decode_with_the_progress_bar_gives_the_same_output(capture: str) -> Non
             for flag in ("0", "1")]
     assert runs[0].returncode == runs[1].returncode == 0, runs[1].stderr
     assert runs[0].stdout == runs[1].stdout and runs[0].stdout.count("\n") > 10
+
+
+# ------------------------------------------------------------------------------------- state transfer progress
+def test_state_transfer_progress_counts_chunks_and_draws_when_forced(capsys: pytest.CaptureFixture[str],
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    from types import SimpleNamespace
+
+    from tribes.cli.progress import StateTransferProgress
+
+    caplog.set_level("INFO", logger="tribes.cli.progress")
+    ev = lambda kind, value: SimpleNamespace(kind=kind, context="localhost#/app", value=value)  # noqa: E731
+    with StateTransferProgress(enabled=True) as progress:
+        progress(ev("created", None))                      # ignored: not a transfer event
+        progress(ev("state_received", 1000))
+        progress(ev("state_received", 234))
+        progress(ev("state_transfer_complete", "transferred"))
+    assert progress.received == {"localhost#/app": 1234} and progress.done == {"localhost#/app"}
+    assert "1234 sessions done" in capsys.readouterr().err
+    logged = [r.getMessage() for r in caplog.records]
+    assert "state transfer localhost#/app: 1000 sessions received so far" in logged
+    assert any("complete" in m and "1234 sessions" in m for m in logged)
+
+
+def test_state_transfer_progress_is_silent_when_not_watched(capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    from tribes.cli.progress import StateTransferProgress
+
+    with StateTransferProgress(enabled=False) as progress:
+        progress(SimpleNamespace(kind="state_received", context="localhost#", value=5))
+    assert progress.received == {"localhost#": 5}
+    assert capsys.readouterr().err == ""

@@ -59,10 +59,15 @@ def _make_cluster(net: NetworkOptions, jvm_route: str | None, send_options: int,
 
 
 async def _start(cluster: Any, contexts: Sequence[str]) -> int | None:
+    from tribes.cli.progress import StateTransferProgress
+
     for c in contexts:
         cluster.manager(c)
+    progress = StateTransferProgress()
+    cluster.add_listener(progress)
     try:
-        await cluster.start()
+        with progress:
+            await cluster.start()
     except Exception as exc:
         click.echo(f"tribes sessions: could not join the cluster: {exc}", err=True)
         try:
@@ -156,7 +161,20 @@ async def _run_show(net: NetworkOptions, contexts: Sequence[str], as_json: bool,
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
-@click.group("sessions", invoke_without_command=True)
+SESSIONS_EXAMPLES = """\b
+Examples:
+  tribes sessions --bind 10.0.0.5 --context /app               # print every session of /app
+  tribes sessions --bind 10.0.0.5 --context /app --json        # one JSON object per session
+  tribes sessions --bind 10.0.0.5 --context / --follow --duration 60   # ROOT, then follow changes
+  tribes sessions --bind 10.0.0.5 create --context /app user=alice n=7 --java-type Integer
+  tribes sessions --bind 10.0.0.5 set ID.tomcat1 n 8 --context /app --java-type Integer
+  tribes sessions --bind 10.0.0.5 invalidate ID.tomcat1 --context /app   # log that user out everywhere
+
+Network flags and --json go before the sub-command. Exit status: 0 ok, 1 session not found or a
+send failed, 3 bad flags, 4 could not join the cluster, 130 Ctrl-C."""
+
+
+@click.group("sessions", invoke_without_command=True, epilog=SESSIONS_EXAMPLES)
 @network_options
 @_cluster_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (kind session / event / ready).")
@@ -216,7 +234,7 @@ _TYPE = click.option("--java-type", type=click.Choice(["Integer", "Long", "Boole
 _CTX = click.option("--context", "contexts", multiple=True, metavar="PATH", help="Context(s) to look in (default /).")
 
 
-@sessions.command("create")
+@sessions.command("create", epilog="\b\nExamples:\n  tribes sessions --bind 10.0.0.5 create --context /app user=alice n=7 --java-type Integer")
 @_CTX
 @_TYPE
 @click.argument("attributes", nargs=-1, metavar="[NAME=VALUE]...")
@@ -246,7 +264,7 @@ def create(ctx: click.Context, contexts: tuple[str, ...], java_type: str, attrib
     raise SystemExit(asyncio.run(_act(p, contexts, action)))
 
 
-@sessions.command("set")
+@sessions.command("set", epilog="\b\nExamples:\n  tribes sessions --bind 10.0.0.5 set 0A1B2C.tomcat1 n 8 --context /app --java-type Integer")
 @_CTX
 @_TYPE
 @click.argument("session_id", metavar="ID")
@@ -268,7 +286,7 @@ def set_(ctx: click.Context, contexts: tuple[str, ...], java_type: str, session_
     raise SystemExit(asyncio.run(_act(p, contexts or p["contexts"], action)))
 
 
-@sessions.command("remove")
+@sessions.command("remove", epilog="\b\nExamples:\n  tribes sessions --bind 10.0.0.5 remove 0A1B2C.tomcat1 cart --context /app")
 @_CTX
 @click.argument("session_id", metavar="ID")
 @click.argument("name")
@@ -286,7 +304,7 @@ def remove(ctx: click.Context, contexts: tuple[str, ...], session_id: str, name:
     raise SystemExit(asyncio.run(_act(p, contexts or p["contexts"], action)))
 
 
-@sessions.command("invalidate")
+@sessions.command("invalidate", epilog="\b\nExamples:\n  tribes sessions --bind 10.0.0.5 invalidate 0A1B2C.tomcat1 --context /app   # forced logout")
 @_CTX
 @click.argument("session_id", metavar="ID")
 @click.pass_context

@@ -554,6 +554,14 @@ public class TribesPeer {
             }
         }
         double secs = (System.nanoTime() - t0) / 1e9;
+        long mdiSize = 0;
+        if (async) { // diagnostic only: let the dispatch threads leave sendAsyncData (bounded), then read its counter
+            long end = System.currentTimeMillis() + 2000;
+            while (mdi.getActiveCount() > 0 && System.currentTimeMillis() < end) {
+                Thread.sleep(1);
+            }
+            mdiSize = mdi.getCurrentSize();
+        }
         StringBuilder d = new StringBuilder("[");
         for (int i = 0; i < dst.length; i++) {
             d.append(i > 0 ? "," : "").append(q(host(dst[i].getHost()) + ":" + dst[i].getPort()));
@@ -561,7 +569,7 @@ public class TribesPeer {
         d.append("]");
         emit(ev("sendDone", "\"messages\":" + n + ",\"size\":" + s + ",\"options\":" + opts + ",\"destinations\":" + d
                 + ",\"seconds\":" + secs + ",\"msgs_per_s\":" + (n / secs) + ",\"mb_per_s\":" + ((double) n * s / secs / 1e6)
-                + ",\"mdiCurrentSize\":" + (mdi == null ? 0 : mdi.getCurrentSize())));
+                + ",\"mdiCurrentSize\":" + mdiSize));
     }
 
     void emitMembers() {

@@ -306,3 +306,38 @@ def test_mutated_streams_same_in_both_large(m: Any) -> None:
 @given(values)
 def test_python_values_same_in_both_large(v: Any) -> None:
     _check_write(v)
+
+
+def test_compiled_depth_bound_is_an_error_not_a_crash() -> None:
+    """The compiled codec recurses on the C stack: past reader.C_MAX_DEPTH it raises LimitExceeded
+    (max_depth) even when Limits.max_depth is higher, instead of overflowing the stack; below it,
+    it reads what the pure reader reads (in a 1 MiB thread stack at the default max_depth)."""
+    code = r'''
+import sys, threading
+from tribes.javaser import Limits, LimitExceeded
+from tribes.javaser import writer as pw, _creader as cr, _cwriter as cw
+from tribes.javaser.reader import C_MAX_DEPTH
+def nested(depth):
+    v = []; cur = v
+    for _ in range(depth):
+        n = []; cur.append(n); cur = n
+    return v
+lim = Limits(max_depth=10 * C_MAX_DEPTH)
+o = pw.ObjectOutputStream(lim); o.write_object(nested(3 * C_MAX_DEPTH)); deep = o.getvalue()
+for fn in (lambda: cr.ObjectInputStream(deep, lim).read_object(), lambda: cw.ObjectOutputStream(lim).write_object(nested(3 * C_MAX_DEPTH))):
+    try:
+        fn(); print("no error")
+    except LimitExceeded as e:
+        print(e.setting, e.limit == C_MAX_DEPTH)
+o = pw.ObjectOutputStream(); o.write_object(nested(990)); ok = o.getvalue()
+res = []
+def run():
+    res.append(cr.ObjectInputStream(ok).read_object() is not None)
+    w = cw.ObjectOutputStream(); w.write_object(nested(990)); res.append(w.getvalue() == ok)
+threading.stack_size(1024 * 1024)
+t = threading.Thread(target=run); t.start(); t.join()
+print(res)
+'''
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[:3] == ["max_depth True", "max_depth True", "[True, True]"]

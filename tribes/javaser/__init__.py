@@ -85,6 +85,14 @@ explicit surrogate pair in a Python str reads back as the one combined character
 compare equal to plain numbers (``JavaInteger(7) == 7``) but not to each other
 (``JavaInteger(7) != JavaLong(7)``), so Integer and Long keys stay apart in a map.
 
+Speed: setup.py compiles reader.py and writer.py themselves with Cython (``_creader.pyx`` /
+``_cwriter.pyx`` include them; their ``cython.*`` declarations type the hot state), and
+``ObjectInputStream`` / ``ObjectOutputStream`` are those compiled classes when they are built
+(``IMPLEMENTATION == "cython"``), else the pure-Python ones (``"pure"``; ``TRIBES_PURE=1`` forces
+it). Both give the same values, bytes and exceptions (tests/unit/test_javaser_speedups.py); the
+compiled codec additionally stops at a nesting depth of ``reader.C_MAX_DEPTH`` (4000) with
+``LimitExceeded`` when ``Limits.max_depth`` is raised above it, as it recurses on the C stack.
+
 Limitation: an object whose class has a writeObject method is read assuming writeObject began
 with defaultWriteObject()/writeFields() (the serialization spec requires it); a class that
 skipped it cannot be parsed without the class, as in every generic reader.
@@ -187,6 +195,7 @@ __all__ = [
     "ClassDesc",
     "DEFAULT_LIMITS",
     "FieldDesc",
+    "IMPLEMENTATION",
     "JavaArray",
     "JavaArrayList",
     "JavaBoolean",

@@ -173,6 +173,14 @@ class _Restart(Exception):
         self.offset = offset
 
 
+#: The compiled reader/writer recurse on the C stack (the pure modules do not: Python 3.11 runs
+#: Python-to-Python calls without C recursion); past this nesting they stop with LimitExceeded
+#: rather than overflow an 8 MiB thread stack. Only matters when Limits.max_depth is raised
+#: above it (the default is 1000).
+C_MAX_DEPTH = cython.declare(cython.Py_ssize_t, 4000)
+C_DEPTH_WHAT = "nesting depth (the bound of the compiled codec; TRIBES_PURE=1 goes deeper)"
+
+
 def _ensure_recursion(depth: int) -> None:
     need = depth * 8 + 500
     if sys.getrecursionlimit() < need:
@@ -618,6 +626,8 @@ class ObjectInputStream:
         self._depth += 1
         if self._depth > self._max_depth:
             raise LimitExceeded("max_depth", self._max_depth, self._depth, "nesting depth", pos)
+        if cython.compiled and self._depth > C_MAX_DEPTH:
+            raise LimitExceeded("max_depth", C_MAX_DEPTH, self._depth, C_DEPTH_WHAT, pos)
 
     @cython.ccall
     @cython.locals(pos=cython.Py_ssize_t, h=cython.Py_ssize_t)
@@ -734,7 +744,7 @@ class ObjectInputStream:
     # ------------------------------------------------------------------ class descriptors
 
     @cython.ccall
-    @cython.locals(b=bytes, pos=cython.Py_ssize_t, tc=cython.int, h=cython.Py_ssize_t)
+    @cython.locals(b=bytes, pos=cython.Py_ssize_t, tc=cython.int, h=cython.Py_ssize_t, p=cython.Py_ssize_t, e=cython.Py_ssize_t)
     def _read_desc(self) -> ClassDesc | None:
         b = self._b
         pos = self._pos
@@ -754,8 +764,31 @@ class ObjectInputStream:
         self._pos = pos + 1
         self._enter(pos)
         h = self._assign(_PENDING)
+        desc = None
         if tc == TC_CLASSDESC:
             name = self._read_utf_raw()
+            ch = _CANON_HEADERS.get(name)
+            if ch is not None and type(name) is str:
+                # fast path: a JDK class the codec maps (Integer, HashMap, ...) described exactly as
+                # Java describes it, no class annotations: the generic path below would build an
+                # equal descriptor and swap it for the shared canonical one
+                canon, hdr = ch
+                p = self._pos
+                e = p + len(hdr)
+                if e < self._n and b[e] == TC_ENDBLOCKDATA and b[p:e] == hdr:
+                    self._pos = e + 1
+                    sup = self._read_desc()
+                    if sup is canon.superclass:
+                        k = canon.key()
+                        if k not in self._desc_keys:
+                            self._desc_keys.add(k)
+                            self._handles[h] = canon
+                            self._depth -= 1
+                            return canon
+                    desc = ClassDesc(name, canon.suid, canon.flags, [FieldDesc(f.typecode, f.name) for f in canon.fields], sup, [])
+        if desc is not None:
+            pass
+        elif tc == TC_CLASSDESC:
             if self._pos + 11 > self._n:
                 raise TruncatedStreamError("truncated class descriptor", pos)
             suid = _Q.unpack_from(b, self._pos)[0]
@@ -1125,6 +1158,24 @@ class ObjectInputStream:
         self._handles[h] = v
         self._depth -= 1
         return v
+
+
+def _canon_headers() -> dict[str, tuple[ClassDesc, bytes]]:
+    """name -> (canonical descriptor, the bytes Java writes after its name up to the annotations)
+    for the canonical descriptors with primitive fields only."""
+    out = {}
+    for d in CANONICAL.values():
+        if d.proxy_interfaces is not None or d.annotations or any(f.classname is not None for f in d.fields):
+            continue
+        hdr = _Q.pack(d.suid) + bytes([d.flags]) + _h.pack(len(d.fields))
+        for f in d.fields:
+            name = f.name.encode("ascii")
+            hdr += f.typecode.encode("ascii") + _H.pack(len(name)) + name
+        out[d.name] = (d, hdr)
+    return out
+
+
+_CANON_HEADERS = _canon_headers()
 
 
 def _describe(v: Any) -> str:

@@ -37,7 +37,8 @@ from .known import (
     natural_order,
 )
 from .layout import _FMT, chain, conv_out, layout
-from .reader import _ensure_recursion
+from .reader import _CANON_HEADERS, C_DEPTH_WHAT, _ensure_recursion
+from .reader import C_MAX_DEPTH as _C_MAX_DEPTH
 from .values import (
     RESET,
     BlockData,
@@ -96,7 +97,15 @@ TC_REFERENCE = cython.declare(cython.int, _c.TC_REFERENCE)
 TC_RESET = cython.declare(cython.int, _c.TC_RESET)
 TC_STRING = cython.declare(cython.int, _c.TC_STRING)
 
+C_MAX_DEPTH = cython.declare(cython.Py_ssize_t, _C_MAX_DEPTH)  # see reader.C_MAX_DEPTH
 _MISSING = object()
+
+#: id(canonical descriptor) -> what follows TC_CLASSDESC for it up to the superclass: name, the
+#: header reader._CANON_HEADERS holds (suid, flags, primitive fields) and TC_ENDBLOCKDATA
+_CANON_WIRE: dict[int, bytes] = {
+    id(d): _H.pack(len(name.encode("ascii"))) + name.encode("ascii") + hdr + bytes([_c.TC_ENDBLOCKDATA])
+    for name, (d, hdr) in _CANON_HEADERS.items()
+}
 
 
 @cython.cfunc
@@ -350,6 +359,18 @@ class ObjectOutputStream:
         if t is bool:
             self._w_bool(v)
             return
+        if t is JavaHashMap or t is dict:
+            self._w_hashmap(v)
+            return
+        if t is JavaArrayList or t is list:
+            self._w_arraylist(v)
+            return
+        if t is bytes:
+            self._w_bytes(v)
+            return
+        if t is JavaDate:
+            self._w_date(v)
+            return
         f = _DISPATCH.get(t)
         if f is None:
             f = _resolve(type(v))
@@ -360,6 +381,8 @@ class ObjectOutputStream:
         self._depth += 1
         if self._depth > self._max_depth:
             raise LimitExceeded("max_depth", self._max_depth, self._depth, "nesting depth")
+        if cython.compiled and self._depth > C_MAX_DEPTH:
+            raise LimitExceeded("max_depth", C_MAX_DEPTH, self._depth, C_DEPTH_WHAT)
 
     # strings
 
@@ -451,6 +474,13 @@ class ObjectOutputStream:
         else:
             out.append(TC_CLASSDESC)
             self._assign(key, d)
+            wire = _CANON_WIRE.get(id(d)) if not d.annotations else None
+            if wire is not None:
+                # a shared JDK descriptor (known.py): its bytes up to the superclass, precomputed
+                out += wire
+                self._w_desc(d.superclass)
+                self._depth -= 1
+                return
             self._w_utf_raw(d.name)
             out += _Q.pack(d.suid)
             out.append(d.flags & 0xFF)

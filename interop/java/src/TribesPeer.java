@@ -52,7 +52,8 @@ import org.apache.tomcat.util.IntrospectionUtils;
  *   send: --count N --size S --options O --to host:port|all --wait-members K --wait-timeout SEC
  *   sink: --duration SEC --expect N
  *   --quiet-messages (no per-message events) --exit-after-send
- * stdin commands (one per line): send N S OPTIONS [host:port] | members | quit
+ * stdin commands (one per line): send N S OPTIONS [host:port|all] [zeros] | members | quit
+ *   (payload: java.util.Random(42).nextBytes, or all zero bytes with "zeros": compressible)
  * </pre>
  * Events: ready, memberAdded, memberDisappeared, message, sendDone, sinkTotals, members, error, stopped.
  */
@@ -217,13 +218,12 @@ public class TribesPeer {
         @Override
         public void sendMessage(Member[] destination, ChannelMessage msg, InterceptorPayload payload)
                 throws org.apache.catalina.tribes.ChannelException {
-            UniqueId id = new UniqueId(msg.getUniqueId());
             try {
                 super.sendMessage(destination, msg, payload);
             } finally {
-                if (tracking) {
+                if (tracking) { // the interceptors below may change the message, never its uniqueId
                     synchronized (this) {
-                        finished.add(id);
+                        finished.add(new UniqueId(msg.getUniqueId()));
                         notifyAll();
                     }
                 }
@@ -233,7 +233,7 @@ public class TribesPeer {
         /** Wait until every id in ids has finished; false after timeoutMs. */
         synchronized boolean awaitAll(List<UniqueId> ids, long timeoutMs) throws InterruptedException {
             long end = System.currentTimeMillis() + timeoutMs;
-            while (!finished.containsAll(ids)) {
+            while (finished.size() < ids.size() || !finished.containsAll(ids)) { // size first: O(1) per wake-up
                 long left = end - System.currentTimeMillis();
                 if (left <= 0) {
                     return false;
@@ -516,12 +516,18 @@ public class TribesPeer {
     }
 
     void send(int n, int s, int opts, String dest) throws Exception {
+        send(n, s, opts, dest, false);
+    }
+
+    void send(int n, int s, int opts, String dest, boolean zeros) throws Exception {
         Member[] dst = targets(dest);
         if (dst.length == 0) {
             throw new IllegalStateException("no member matches " + dest);
         }
         byte[] data = new byte[s];
-        new Random(42).nextBytes(data);
+        if (!zeros) {
+            new Random(42).nextBytes(data);
+        }
         Serializable payload = (opts & Channel.SEND_OPTIONS_BYTE_MESSAGE) != 0 ? new ByteMessage(data) : data;
         MessageDispatchInterceptor mdi = null;
         for (ChannelInterceptor ci : stack) {
@@ -594,7 +600,8 @@ public class TribesPeer {
                     } else if (w[0].equals("members")) {
                         emitMembers();
                     } else if (w[0].equals("send")) {
-                        send(Integer.parseInt(w[1]), Integer.parseInt(w[2]), Integer.decode(w[3]), w.length > 4 ? w[4] : "all");
+                        send(Integer.parseInt(w[1]), Integer.parseInt(w[2]), Integer.decode(w[3]), w.length > 4 ? w[4] : "all",
+                                w.length > 5 && w[5].equals("zeros"));
                     } else if (w[0].equals("totals")) {
                         sinkTotals();
                     } else {

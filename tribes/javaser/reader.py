@@ -187,6 +187,16 @@ def _ensure_recursion(depth: int) -> None:
         sys.setrecursionlimit(need)
 
 
+@cython.cfunc
+@cython.inline
+@cython.locals(o=object)
+def _oid(o: Any) -> int:
+    """``id(o)`` (the compiled reader reads the address directly: no builtin call, no audit hook)."""
+    if cython.compiled:
+        return cython.cast(cython.size_t, cython.cast(cython.p_void, o))
+    return id(o)
+
+
 @cython.cclass
 class ObjectInputStream:
     """Reads one serialization stream (``AC ED 00 05`` ...) held in memory."""
@@ -267,7 +277,7 @@ class ObjectInputStream:
 
     def _rollback(self, count: int) -> None:
         for obj in self._handles[count:]:
-            self._seen.discard(id(obj))
+            self._seen.discard(_oid(obj))
             if isinstance(obj, ClassDesc):
                 self._desc_keys.discard(obj.key())
             elif isinstance(obj, str):
@@ -552,7 +562,7 @@ class ObjectInputStream:
             # fast path: a boxed Integer/Long/Short/Byte/Double/Character whose descriptor was sent
             h = (b[pos + 2] << 24 | b[pos + 3] << 16 | b[pos + 4] << 8 | b[pos + 5]) - BASE_WIRE_HANDLE
             if 0 <= h < len(self._handles):
-                fw = _FAST_WRAPPERS.get(id(self._handles[h]))
+                fw = _FAST_WRAPPERS.get(_oid(self._handles[h]))
                 if fw is not None and self._depth < self._max_depth and pos not in self._force_opaque:
                     st, cls = fw
                     end = pos + 6 + st.size
@@ -645,8 +655,8 @@ class ObjectInputStream:
         v = self._handles[h]
         if v is _PENDING:
             raise StreamCorruptedError("reference to a class descriptor or enum still being read", pos)
-        if self._constructing and id(v) in self._constructing:
-            self._constructing[id(v)] = True
+        if self._constructing and _oid(v) in self._constructing:
+            self._constructing[_oid(v)] = True
         return v
 
     @cython.ccall
@@ -701,12 +711,12 @@ class ObjectInputStream:
             s, canonical = mutf8.decode(raw, start)
         if is_long and ln <= 0xFFFF:
             canonical = False  # Java writes TC_STRING for this length; keep the long form
-        if not canonical or id(s) in self._seen:
+        if not canonical or _oid(s) in self._seen:
             s = JavaString(s)
             if not canonical:
                 s.raw = raw  # type: ignore[attr-defined]
                 s.long_form = is_long  # type: ignore[attr-defined]
-        self._seen.add(id(s))
+        self._seen.add(_oid(s))
         self._assign(s)
         return s
 
@@ -726,7 +736,7 @@ class ObjectInputStream:
                 if type(s) is not JavaString:
                     s2 = JavaString(s)
                     self._handles[-1] = s2
-                    self._seen.add(id(s2))
+                    self._seen.add(_oid(s2))
                     s = s2
                 s.unshared = True  # type: ignore[attr-defined]
             else:
@@ -939,19 +949,19 @@ class ObjectInputStream:
         desc = self._read_desc()
         if desc is None:
             raise StreamCorruptedError("object with a null class descriptor", pos)
-        wr = _WRAPPER_READERS.get(id(desc))
+        wr = _WRAPPER_READERS.get(_oid(desc))
         if wr is not None and pos not in self._force_opaque:
             v = wr(self, desc)
             if v is not None:
                 self._assign(v)
                 self._depth -= 1
                 return v
-        coll = _COLLECTIONS.get(id(desc))
+        coll = _COLLECTIONS.get(_oid(desc))
         if coll is not None and pos not in self._force_opaque:
             make, fill = coll
             container = make()
             h = self._assign(container)
-            key = id(container)
+            key = _oid(container)
             self._constructing[key] = False
             if desc is ARRAYLIST or desc is HASHMAP:
                 # fast path: the exact shape Java writes, parsed without ClassData/BlockData
@@ -1109,9 +1119,9 @@ class ObjectInputStream:
             self._pos = p + size
             if desc is BYTE_ARRAY and pos not in self._force_opaque:
                 v: Any = b[p : p + size]
-                if id(v) in self._seen:
+                if _oid(v) in self._seen:
                     v = JavaByteArray(v)
-                self._seen.add(id(v))
+                self._seen.add(_oid(v))
                 self._assign(v)
                 self._depth -= 1
                 return v

@@ -16,10 +16,10 @@ from typing import Any
 
 import click
 
-from tribes.cli.common import (EXIT_ERRORS, EXIT_NETWORK, EXIT_OK, EXIT_USAGE, NetworkOptions, emit_json,
+from tribes.cli.common import (EXIT_ERRORS, EXIT_OK, NetworkOptions, emit_json,
                                network_options)
-from tribes.cli.node import (NodeError, build_node, config_options, direct_member, explicit_flags, find_member,
-                             load_node_config, parse_target, start_node, wait_members)
+from tribes.cli.node import (NodeError, build_node, config_options, explicit_flags, load_node_config,
+                             parse_destination, parse_target, resolve_destinations, start_node)
 from tribes.cli.send import member_json, send_options
 
 log = logging.getLogger("tribes.cli.bench")
@@ -108,32 +108,22 @@ async def _run(net: NetworkOptions, count: int, size: int, to: str, options: int
     except NodeError as exc:
         click.echo(f"tribes bench: {exc}", err=True)
         return exc.exit_code
-    target = parse_target(to) if to != "all" else None
-    if direct and target is None:
-        click.echo("tribes bench: --direct needs --to HOST:PORT", err=True)
-        return EXIT_USAGE
+    try:
+        target = parse_destination(to, direct)
+    except NodeError as exc:
+        click.echo(f"tribes bench: {exc}", err=True)
+        return exc.exit_code
     try:
         await start_node(channel)
     except NodeError as exc:
         click.echo(f"tribes bench: {exc}", err=True)
         return exc.exit_code
     try:
-        if target is not None:
-            host, port = target
-            members = [] if direct else await wait_members(
-                channel, timeout=wait, predicate=lambda ms: find_member(ms, host, port) is not None, settle=0)
-            dest = find_member(members, host, port) or (direct_member(host, port) if direct else None)
-            if dest is None:
-                click.echo(f"tribes bench: {host}:{port} was not seen in the membership within {wait:g} s "
-                           "(use --direct, or check --bind / --mcast-port / --domain)", err=True)
-                return EXIT_NETWORK
-            dests = [dest]
-        else:
-            dests = await wait_members(channel, timeout=wait, minimum=min_members)
-            if len(dests) < min_members:
-                click.echo(f"tribes bench: {len(dests)} member(s) found within {wait:g} s, {min_members} wanted: "
-                           "check --bind, --mcast-address/--mcast-port and --domain, or raise --wait", err=True)
-                return EXIT_NETWORK
+        try:
+            dests = await resolve_destinations(channel, target, direct=direct, wait=wait, min_members=min_members)
+        except NodeError as exc:
+            click.echo(f"tribes bench: {exc}", err=True)
+            return exc.exit_code
         from tribes.io.options import send_options_to_string
         header = (f"bench: {count} messages of {size} bytes to {len(dests)} member(s), options {options} "
                   f"({send_options_to_string(options)}), concurrency {concurrency}")

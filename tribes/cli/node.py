@@ -240,3 +240,40 @@ def direct_member(host: str, port: int) -> Any:
 
     from tribes.membership.member import Member
     return Member(host=ipaddress.ip_address(host).packed, port=port, unique_id=os.urandom(16))
+
+
+def parse_destination(to: str, direct: bool) -> tuple[str, int] | None:
+    """``--to``/``--direct`` of send and bench: (host, port), or None for every member."""
+    from tribes.cli.common import EXIT_USAGE
+
+    target = parse_target(to) if to != "all" else None
+    if direct and target is None:
+        raise NodeError("--direct needs --to HOST:PORT", EXIT_USAGE)
+    return target
+
+
+async def resolve_destinations(channel: Any, target: tuple[str, int] | None, *, direct: bool, wait: float,
+                               min_members: int) -> list[Any]:
+    """The members to send to: the one ``target`` (announced, or built directly with ``direct``), or
+    every member once at least ``min_members`` are there. Raises NodeError (exit 4) when not found."""
+    from tribes.cli.common import EXIT_NETWORK
+
+    if target is not None:
+        host, port = target
+        members = [] if direct else await wait_members(
+            channel, timeout=wait, predicate=lambda ms: find_member(ms, host, port) is not None, settle=0)
+        dest = find_member(members, host, port)
+        if dest is not None:
+            return [dest]
+        if direct:
+            return [direct_member(host, port)]
+        seen = ", ".join(f"{m.host_str}:{m.port}" for m in members) or "none"
+        raise NodeError(f"{host}:{port} was not seen in the membership within {wait:g} s (members seen: {seen}); "
+                        "use --direct to connect without membership, or check --bind, "
+                        "--mcast-address/--mcast-port and --domain", EXIT_NETWORK)
+    dests = await wait_members(channel, timeout=wait, minimum=min_members)
+    if len(dests) < min_members:
+        raise NodeError(f"{len(dests)} member(s) found within {wait:g} s, {min_members} wanted: check --bind "
+                        "(the interface on the cluster's network), --mcast-address/--mcast-port and --domain, "
+                        "or raise --wait", EXIT_NETWORK)
+    return dests

@@ -17,10 +17,10 @@ from typing import Any
 
 import click
 
-from tribes.cli.common import (EXIT_ERRORS, EXIT_NETWORK, EXIT_OK, EXIT_USAGE, NetworkOptions, emit_json,
+from tribes.cli.common import (EXIT_ERRORS, EXIT_OK, NetworkOptions, emit_json,
                                hex_id, network_options)
-from tribes.cli.node import (NodeError, build_node, config_options, direct_member, explicit_flags, find_member,
-                             load_node_config, parse_target, start_node, wait_members)
+from tribes.cli.node import (NodeError, build_node, config_options, explicit_flags, load_node_config,
+                             parse_destination, parse_target, resolve_destinations, start_node)
 
 log = logging.getLogger("tribes.cli.send")
 
@@ -93,37 +93,22 @@ async def _run(net: NetworkOptions, payload: bytes, to: str, count: int, options
     except NodeError as exc:
         click.echo(f"tribes send: {exc}", err=True)
         return exc.exit_code
-    target = parse_target(to) if to != "all" else None
-    if direct and target is None:
-        click.echo("tribes send: --direct needs --to HOST:PORT", err=True)
-        return EXIT_USAGE
+    try:
+        target = parse_destination(to, direct)
+    except NodeError as exc:
+        click.echo(f"tribes send: {exc}", err=True)
+        return exc.exit_code
     try:
         await start_node(channel)
     except NodeError as exc:
         click.echo(f"tribes send: {exc}", err=True)
         return exc.exit_code
     try:
-        if target is not None:
-            host, port = target
-            members = [] if direct else await wait_members(
-                channel, timeout=wait, predicate=lambda ms: find_member(ms, host, port) is not None, settle=0)
-            dest = find_member(members, host, port)
-            if dest is None:
-                if not direct:
-                    seen = ", ".join(f"{m.host_str}:{m.port}" for m in members) or "none"
-                    click.echo(f"tribes send: {host}:{port} was not seen in the membership within {wait:g} s "
-                               f"(members seen: {seen}); use --direct to connect without membership, "
-                               "or check --bind, --mcast-address/--mcast-port and --domain", err=True)
-                    return EXIT_NETWORK
-                dest = direct_member(host, port)
-            dests = [dest]
-        else:
-            dests = await wait_members(channel, timeout=wait, minimum=min_members)
-            if len(dests) < min_members:
-                click.echo(f"tribes send: {len(dests)} member(s) found within {wait:g} s, {min_members} wanted: "
-                           "check --bind (the interface on the cluster's network), --mcast-address/--mcast-port "
-                           "and --domain, or raise --wait", err=True)
-                return EXIT_NETWORK
+        try:
+            dests = await resolve_destinations(channel, target, direct=direct, wait=wait, min_members=min_members)
+        except NodeError as exc:
+            click.echo(f"tribes send: {exc}", err=True)
+            return exc.exit_code
         from tribes.io.options import send_options_to_string
         opt_names = send_options_to_string(options)
         if not as_json:

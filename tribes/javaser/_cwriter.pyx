@@ -1,4 +1,291 @@
 # cython: language_level=3, annotation_typing=False, boundscheck=True, wraparound=True, cdivision=False
 # The typed compile of writer.py (the pure-Python twin, used when this extension is absent or
-# TRIBES_PURE=1): the very same source, with its Cython declarations in effect.
+# TRIBES_PURE=1): the very same source, with its Cython declarations in effect, plus
+# FastObjectOutputStream below, which this module exports as ``ObjectOutputStream``:
+#
+# * the identity handle table (``id(obj)`` -> handle, a dict of Python ints in writer.py) is a C
+#   open-addressing table of object addresses, so a handle lookup allocates nothing;
+# * ``_w`` writes the values that make most of a session (null, ASCII strings, Integer, Long,
+#   Boolean) straight into the output buffer, and hands every other value, and every case it
+#   does not take (non-ASCII or long strings, a value out of range), to writer.py's code.
+#
+# The bytes, handles and errors are those of writer.py; tests/unit/test_javaser_speedups*.py
+# compare the two on the same inputs.
+from libc.stdlib cimport calloc, free
+from libc.string cimport memchr, memcpy, memset
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
+from cpython.long cimport PyLong_AsLongLong
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    void* PyUnicode_DATA(object o)
+
 include "writer.py"
+
+_INTEGER_DESC = WRAPPERS[JavaInteger][0]
+_LONG_DESC = WRAPPERS[JavaLong][0]
+
+
+cdef inline size_t _hash_ptr(size_t k) noexcept nogil:
+    # object addresses are 16-byte aligned: drop those bits, then mix (Fibonacci hashing)
+    return <size_t>(((<uint64_t>k >> 4) * <uint64_t>0x9E3779B97F4A7C15ULL) >> 20)
+
+
+cdef class FastObjectOutputStream(ObjectOutputStream):
+    """writer.ObjectOutputStream with a C identity table and a direct path for common values."""
+
+    cdef size_t* _tkeys       # object addresses (0 = empty slot)
+    cdef Py_ssize_t* _tvals   # their handles
+    cdef Py_ssize_t _tcap     # slots (a power of two)
+    cdef Py_ssize_t _tused
+    cdef object _int_desc
+    cdef object _long_desc
+    cdef object _bool_desc
+
+    def __cinit__(self, *args, **kwargs):
+        self._tkeys = NULL
+        self._tvals = NULL
+        self._tcap = 0
+        self._tused = 0
+        self._int_desc = _INTEGER_DESC
+        self._long_desc = _LONG_DESC
+        self._bool_desc = BOOLEAN
+
+    def __dealloc__(self):
+        free(self._tkeys)
+        free(self._tvals)
+
+    # ------------------------------------------------------------------ the identity table
+
+    cdef int _table_alloc(self, Py_ssize_t cap) except -1:
+        cdef size_t* keys = <size_t*>calloc(cap, sizeof(size_t))
+        cdef Py_ssize_t* vals = <Py_ssize_t*>calloc(cap, sizeof(Py_ssize_t))
+        if keys == NULL or vals == NULL:
+            free(keys)
+            free(vals)
+            raise MemoryError()
+        free(self._tkeys)
+        free(self._tvals)
+        self._tkeys = keys
+        self._tvals = vals
+        self._tcap = cap
+        self._tused = 0
+        return 0
+
+    cdef inline Py_ssize_t _table_get(self, size_t k) noexcept:
+        cdef size_t mask
+        cdef size_t i
+        cdef size_t cur
+        if self._tcap == 0:
+            return -1
+        mask = <size_t>self._tcap - 1
+        i = _hash_ptr(k) & mask
+        while True:
+            cur = self._tkeys[i]
+            if cur == k:
+                return self._tvals[i]
+            if cur == 0:
+                return -1
+            i = (i + 1) & mask
+
+    cdef int _table_put(self, size_t k, Py_ssize_t h) except -1:
+        cdef size_t mask
+        cdef size_t i
+        cdef size_t cur
+        cdef size_t* old_keys
+        cdef Py_ssize_t* old_vals
+        cdef Py_ssize_t old_cap
+        cdef Py_ssize_t j
+        if (self._tused + 1) * 2 > self._tcap:
+            old_keys = self._tkeys
+            old_vals = self._tvals
+            old_cap = self._tcap
+            self._tkeys = NULL
+            self._tvals = NULL
+            try:
+                self._table_alloc(old_cap * 2 if old_cap else 64)
+            except MemoryError:
+                self._tkeys = old_keys
+                self._tvals = old_vals
+                raise
+            for j in range(old_cap):
+                if old_keys[j] != 0:
+                    self._table_put(old_keys[j], old_vals[j])
+            free(old_keys)
+            free(old_vals)
+        mask = <size_t>self._tcap - 1
+        i = _hash_ptr(k) & mask
+        while True:
+            cur = self._tkeys[i]
+            if cur == k:
+                self._tvals[i] = h
+                return 0
+            if cur == 0:
+                self._tkeys[i] = k
+                self._tvals[i] = h
+                self._tused += 1
+                return 0
+            i = (i + 1) & mask
+
+    cpdef _clear(self):
+        ObjectOutputStream._clear(self)
+        if self._tcap == 0 or self._tcap > 4096:
+            self._table_alloc(64)
+        else:
+            memset(self._tkeys, 0, self._tcap * sizeof(size_t))
+            self._tused = 0
+
+    cpdef _rollback(self, Py_ssize_t out_len, Py_ssize_t keep_len, Py_ssize_t next_h):
+        cdef size_t* old_keys = self._tkeys
+        cdef Py_ssize_t* old_vals = self._tvals
+        cdef Py_ssize_t old_cap = self._tcap
+        cdef Py_ssize_t j
+        ObjectOutputStream._rollback(self, out_len, keep_len, next_h)
+        # keep the entries of handles below next_h (the objects they name are still in _keep)
+        self._tkeys = NULL
+        self._tvals = NULL
+        try:
+            self._table_alloc(old_cap if old_cap else 64)
+        except MemoryError:
+            self._tkeys = old_keys
+            self._tvals = old_vals
+            raise
+        for j in range(old_cap):
+            if old_keys[j] != 0 and old_vals[j] < next_h:
+                self._table_put(old_keys[j], old_vals[j])
+        free(old_keys)
+        free(old_vals)
+
+    cpdef Py_ssize_t _handle_of(self, obj) noexcept:
+        return self._table_get(<size_t><void*>obj)
+
+    cpdef _bind(self, obj, Py_ssize_t h):
+        self._table_put(<size_t><void*>obj, h)
+        self._keep.append(obj)
+
+    # ------------------------------------------------------------------ direct writes
+
+    cdef inline char* _grow(self, Py_ssize_t n) except NULL:
+        """Room for ``n`` more bytes at the end of the output; where they go."""
+        cdef bytearray out = self._out
+        cdef Py_ssize_t size = PyByteArray_GET_SIZE(out)
+        PyByteArray_Resize(out, size + n)
+        return PyByteArray_AS_STRING(out) + size
+
+    cdef inline int _put_desc(self, object desc) except -1:
+        """The descriptor of a value: a back-reference once written (writer.py's _w_desc first)."""
+        cdef Py_ssize_t h = self._table_get(<size_t><void*>desc)
+        cdef char* p
+        cdef uint32_t v
+        if h < 0:
+            self._w_desc(desc)
+            return 0
+        v = <uint32_t>(BASE_WIRE_HANDLE + h)
+        p = self._grow(5)
+        p[0] = <char>TC_REFERENCE
+        p[1] = <char>(v >> 24)
+        p[2] = <char>(v >> 16)
+        p[3] = <char>(v >> 8)
+        p[4] = <char>v
+        return 0
+
+    cdef inline bint _put_backref(self, object obj) except -1:
+        """A back-reference to this very object if it was written (True), else nothing (False)."""
+        cdef Py_ssize_t h = self._table_get(<size_t><void*>obj)
+        cdef char* p
+        cdef uint32_t v
+        if h < 0:
+            return False
+        v = <uint32_t>(BASE_WIRE_HANDLE + h)
+        p = self._grow(5)
+        p[0] = <char>TC_REFERENCE
+        p[1] = <char>(v >> 24)
+        p[2] = <char>(v >> 16)
+        p[3] = <char>(v >> 8)
+        p[4] = <char>v
+        return True
+
+    cdef inline int _new_handle(self, object obj) except -1:
+        cdef Py_ssize_t h = self._next
+        self._next = h + 1
+        self._table_put(<size_t><void*>obj, h)
+        self._keep.append(obj)
+        return 0
+
+    cpdef _w(self, v):
+        cdef type t
+        cdef Py_ssize_t n
+        cdef char* p
+        cdef int64_t x
+        cdef uint64_t u
+        if v is None:
+            p = self._grow(1)
+            p[0] = <char>TC_NULL
+            return
+        t = type(v)
+        if t is str:
+            n = PyUnicode_GET_LENGTH(v)
+            # the ASCII strings writer.py's _w_str writes in its own fast path (no NUL: Java
+            # encodes it in two bytes)
+            if PyUnicode_IS_COMPACT_ASCII(v) and n <= 0xFFFF and memchr(PyUnicode_DATA(v), 0, n) == NULL:
+                if self._put_backref(v):
+                    return
+                self._new_handle(v)
+                p = self._grow(3 + n)
+                p[0] = <char>TC_STRING
+                p[1] = <char>(n >> 8)
+                p[2] = <char>n
+                memcpy(p + 3, PyUnicode_DATA(v), n)
+                return
+            ObjectOutputStream._w(self, v)
+            return
+        if t is JavaInteger or t is JavaLong:
+            if self._put_backref(v):
+                return
+            try:
+                x = PyLong_AsLongLong(v)
+            except OverflowError:  # a JavaLong made around its range check: writer.py reports it
+                ObjectOutputStream._w(self, v)
+                return
+            if t is JavaInteger and not (-0x80000000 <= x <= 0x7FFFFFFF):
+                ObjectOutputStream._w(self, v)  # writer.py reports it
+                return
+            p = self._grow(1)
+            p[0] = <char>TC_OBJECT
+            self._put_desc(self._int_desc if t is JavaInteger else self._long_desc)
+            self._new_handle(v)
+            u = <uint64_t>x
+            if t is JavaInteger:
+                p = self._grow(4)
+                p[0] = <char>(u >> 24)
+                p[1] = <char>(u >> 16)
+                p[2] = <char>(u >> 8)
+                p[3] = <char>u
+            else:
+                p = self._grow(8)
+                p[0] = <char>(u >> 56)
+                p[1] = <char>(u >> 48)
+                p[2] = <char>(u >> 40)
+                p[3] = <char>(u >> 32)
+                p[4] = <char>(u >> 24)
+                p[5] = <char>(u >> 16)
+                p[6] = <char>(u >> 8)
+                p[7] = <char>u
+            return
+        if t is bool:
+            if self._put_backref(v):
+                return
+            p = self._grow(1)
+            p[0] = <char>TC_OBJECT
+            self._put_desc(self._bool_desc)
+            self._new_handle(v)
+            p = self._grow(1)
+            p[0] = <char>(1 if v is True else 0)
+            return
+        ObjectOutputStream._w(self, v)
+
+
+# the name every caller uses (tribes.javaser._impl, the tests, the benchmarks)
+globals()["ObjectOutputStream"] = FastObjectOutputStream

@@ -78,7 +78,7 @@ class ClassDesc:
 
     __slots__ = (
         "name", "suid", "flags", "fields", "annotations", "superclass", "proxy_interfaces", "unshared",
-        "_key", "_chain", "_layout",
+        "_key", "_chain", "_layout", "_wire",
     )
 
     def __init__(
@@ -103,6 +103,7 @@ class ClassDesc:
         self._key: tuple | None = None
         self._chain: list[ClassDesc] | None = None
         self._layout: Any = None
+        self._wire: Any = None  # writer._desc_wire, made when first written
 
     @classmethod
     def make(

@@ -37,7 +37,7 @@ from .known import (
     natural_order,
 )
 from .layout import _FMT, chain, conv_out, layout
-from .reader import _CANON_HEADERS, C_DEPTH_WHAT, _ensure_recursion
+from .reader import C_DEPTH_WHAT, _ensure_recursion
 from .reader import C_MAX_DEPTH as _C_MAX_DEPTH
 from .values import (
     RESET,
@@ -100,12 +100,6 @@ TC_STRING = cython.declare(cython.int, _c.TC_STRING)
 C_MAX_DEPTH = cython.declare(cython.Py_ssize_t, _C_MAX_DEPTH)  # see reader.C_MAX_DEPTH
 _MISSING = object()
 
-#: id(canonical descriptor) -> what follows TC_CLASSDESC for it up to the superclass: name, the
-#: header reader._CANON_HEADERS holds (suid, flags, primitive fields) and TC_ENDBLOCKDATA
-_CANON_WIRE: dict[int, bytes] = {
-    id(d): _H.pack(len(name.encode("ascii"))) + name.encode("ascii") + hdr + bytes([_c.TC_ENDBLOCKDATA])
-    for name, (d, hdr) in _CANON_HEADERS.items()
-}
 
 
 @cython.cfunc
@@ -148,6 +142,20 @@ def _put_i64(out: bytearray, v: int) -> None:
         _put_i32(out, cython.cast(cython.uint, v & 0xFFFFFFFF))
     else:
         out += _Q.pack(v - (1 << 64) if v >= 1 << 63 else v)
+
+@cython.cfunc
+@cython.inline
+def _enc(s: Any) -> bytes:
+    """Modified UTF-8 of a string: its ``raw`` bytes when a JavaString keeps them (a plain str
+    has no attributes: no lookup), ASCII without NUL as is, else mutf8.encode."""
+    if type(s) is str:
+        if s.isascii() and "\x00" not in s:
+            return s.encode("ascii")
+        return mutf8.encode(s)
+    raw = getattr(s, "raw", None)
+    return raw if raw is not None else mutf8.encode(s)
+
+
 _WSTRUCT = {fmt: struct.Struct(fmt) for fmt in (">i", ">q", ">h", ">b", ">f", ">d", ">H")}
 
 
@@ -174,7 +182,7 @@ class ObjectOutputStream:
     _max_total_bytes = cython.declare(cython.Py_ssize_t, visibility="public")
     _next = cython.declare(cython.Py_ssize_t, visibility="public")
     _h = cython.declare(dict, visibility="public")
-    _dh = cython.declare(dict, visibility="public")
+    _dn = cython.declare(dict, visibility="public")
     _keep = cython.declare(list, visibility="public")
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -189,8 +197,13 @@ class ObjectOutputStream:
 
     @cython.ccall
     def _clear(self) -> None:
-        self._h = {}  # _oid(obj) / ('d', desc key) / ('t', str) / ('e', ...) -> handle
-        self._dh = {}  # _oid(ClassDesc) -> handle (descriptors stay alive in _keep)
+        # _oid(obj) (objects written, descriptor objects) / ('d', desc key) / ('t', str) / ('e', ...)
+        # -> handle; the objects stay alive in _keep. The compiled writer (_cwriter.pyx) keeps the
+        # _oid(obj) entries in a C table instead: all of them go through _handle_of / _bind.
+        self._h = {}
+        # class name -> [(descriptor, handle)]: descriptors written, found by name first (a str
+        # hash is cached; a descriptor key is a nested tuple, costly to hash and compare)
+        self._dn = {}
         self._next = 0
         self._keep = []
 
@@ -233,8 +246,7 @@ class ObjectOutputStream:
 
     def write_utf(self, s: str) -> None:
         """``writeUTF(String)``: u2 length + modified UTF-8 (at most 65535 bytes)."""
-        raw = getattr(s, "raw", None)
-        enc = raw if raw is not None else mutf8.encode(s)
+        enc = _enc(s)
         if len(enc) > 0xFFFF:
             raise JavaSerializationError(
                 f"writeUTF takes at most 65535 bytes of modified UTF-8, this string needs {len(enc)}"
@@ -305,7 +317,7 @@ class ObjectOutputStream:
         """Forget everything a failed write_object did (handles at or above ``next_h``)."""
         del self._out[out_len:]
         self._h = {k: h for k, h in self._h.items() if h < next_h}
-        self._dh = {k: h for k, h in self._dh.items() if h < next_h}
+        self._dn = {n: [e for e in lst if e[1] < next_h] for n, lst in self._dn.items()}
         del self._keep[keep_len:]
         self._next = next_h
         self._depth = 0
@@ -344,11 +356,58 @@ class ObjectOutputStream:
 
     @cython.ccall
     def _ref(self, key: Any) -> bool:
+        """A back-reference for a structural key (a tuple), if one was written."""
         h = self._h.get(key)
         if h is None:
             return False
         _put_ref(self._out, h)
         return True
+
+    @cython.ccall
+    @cython.locals(h=cython.Py_ssize_t)
+    def _assign_desc(self, d: ClassDesc) -> None:
+        """The next handle goes to descriptor ``d``."""
+        h = self._next
+        self._next = h + 1
+        written = self._dn.get(d.name)
+        if written is None:
+            self._dn[d.name] = [(d, h)]
+        else:
+            written.append((d, h))
+        self._keep.append(d)
+
+    @cython.ccall
+    @cython.exceptval(check=False)
+    @cython.returns(cython.Py_ssize_t)
+    def _handle_of(self, obj: Any) -> int:
+        """The handle this very object (by identity) was written under, or -1."""
+        h = self._h.get(_oid(obj))
+        return -1 if h is None else h
+
+    @cython.ccall
+    @cython.locals(h=cython.Py_ssize_t)
+    def _bind(self, obj: Any, h: int) -> None:
+        """This very object (by identity) now refers to handle ``h``; it is kept alive."""
+        self._h[_oid(obj)] = h
+        self._keep.append(obj)
+
+    @cython.ccall
+    @cython.locals(h=cython.Py_ssize_t)
+    def _ref_obj(self, obj: Any) -> bool:
+        """A back-reference to this very object, if it was written."""
+        h = self._handle_of(obj)
+        if h < 0:
+            return False
+        _put_ref(self._out, h)
+        return True
+
+    @cython.ccall
+    @cython.locals(h=cython.Py_ssize_t)
+    def _assign_obj(self, obj: Any) -> None:
+        """The next handle goes to this very object."""
+        h = self._next
+        self._next = h + 1
+        self._bind(obj, h)
 
     @cython.ccall
     def _w(self, v: Any) -> None:
@@ -399,10 +458,9 @@ class ObjectOutputStream:
     @cython.ccall
     @cython.locals(out=bytearray)
     def _new_string(self, s: str) -> None:
-        raw = getattr(s, "raw", None)
-        enc = raw if raw is not None else mutf8.encode(s)
+        enc = _enc(s)
         out = self._out
-        if len(enc) <= 0xFFFF and not getattr(s, "long_form", False):
+        if len(enc) <= 0xFFFF and (type(s) is str or not getattr(s, "long_form", False)):
             out.append(TC_STRING)
             out += _H.pack(len(enc))
         else:
@@ -413,16 +471,10 @@ class ObjectOutputStream:
     @cython.ccall
     @cython.locals(out=bytearray, n=cython.Py_ssize_t)
     def _w_str(self, s: str) -> None:
-        k = _oid(s)
-        h = self._h.get(k)
-        out = self._out
-        if h is not None:
-            _put_ref(out, h)
+        if self._ref_obj(s):
             return
-        h = self._next
-        self._next = h + 1
-        self._h[k] = h
-        self._keep.append(s)
+        self._assign_obj(s)
+        out = self._out
         if type(s) is str and s.isascii() and len(s) <= 0xFFFF and "\x00" not in s:
             n = len(s)
             out.append(TC_STRING)
@@ -434,20 +486,19 @@ class ObjectOutputStream:
 
     @cython.ccall
     def _w_type_string(self, s: str) -> None:
-        if self._ref(_oid(s)):
+        if self._ref_obj(s):
             return
-        unshared = getattr(s, "unshared", False)
+        unshared = type(s) is not str and getattr(s, "unshared", False)
         if not unshared and self._ref(("t", str(s))):
             return
-        self._assign(_oid(s), s)
+        self._assign_obj(s)
         if not unshared:
             self._h[("t", str(s))] = self._next - 1
         self._new_string(s)
 
     @cython.ccall
     def _w_utf_raw(self, s: str) -> None:
-        raw = getattr(s, "raw", None)
-        enc = raw if raw is not None else mutf8.encode(s)
+        enc = _enc(s)
         if len(enc) > 0xFFFF:
             raise JavaSerializationError(f"name {s[:40]!r}... longer than 65535 bytes")
         self._out += _H.pack(len(enc))
@@ -461,45 +512,38 @@ class ObjectOutputStream:
         if d is None:
             self._out.append(TC_NULL)
             return
-        h = self._dh.get(_oid(d))  # fast path: this very descriptor object was written already
-        if h is not None:
-            _put_ref(self._out, h)
+        if self._ref_obj(d):  # fast path: this very descriptor object was written already
             return
-        key = ("d", d.key())
-        h = self._h.get(key)
-        if h is not None:  # an equal descriptor (same class) was written: Java shares it
-            self._dh[_oid(d)] = h
-            self._keep.append(d)
-            _put_ref(self._out, h)
-            return
-        self._dh[_oid(d)] = self._next
+        written = self._dn.get(d.name)
+        if written:
+            key = d.key()
+            for other, h in written:
+                if other.key() == key:  # an equal descriptor (same class) was written: Java shares it
+                    self._bind(d, h)
+                    _put_ref(self._out, h)
+                    return
+        self._bind(d, self._next)
         self._enter()
         out = self._out
         if d.proxy_interfaces is not None:
             out.append(TC_PROXYCLASSDESC)
-            self._assign(key, d)
+            self._assign_desc(d)
             out += _I.pack(len(d.proxy_interfaces))
             for name in d.proxy_interfaces:
                 self._w_utf_raw(name)
         else:
             out.append(TC_CLASSDESC)
-            self._assign(key, d)
-            wire = _CANON_WIRE.get(_oid(d)) if not d.annotations else None
-            if wire is not None:
-                # a shared JDK descriptor (known.py): its bytes up to the superclass, precomputed
-                out += wire
-                self._w_desc(d.superclass)
-                self._depth -= 1
-                return
-            self._w_utf_raw(d.name)
-            out += _Q.pack(d.suid)
-            out.append(d.flags & 0xFF)
-            out += _h.pack(len(d.fields))
-            for f in d.fields:
-                out.append(ord(f.typecode))
-                self._w_utf_raw(f.name)
-                if f.classname is not None:
-                    self._w_type_string(f.classname)
+            self._assign_desc(d)
+            # name, suid, flags and fields as bytes, made once per descriptor, with the field type
+            # strings between them (those are written per stream: new, or a back-reference)
+            segs = d._wire
+            if segs is None:
+                segs = d._wire = _desc_wire(d)
+            out += segs[0]
+            n = len(segs)
+            for i in range(1, n, 2):
+                self._w_type_string(segs[i])
+                out += segs[i + 1]
         self._w_items(d.annotations)
         self._w_desc(d.superclass)
         self._depth -= 1
@@ -521,20 +565,14 @@ class ObjectOutputStream:
     @cython.ccall
     @cython.locals(out=bytearray)
     def _w_wrapper(self, v: Any) -> None:
-        k = _oid(v)
-        h = self._h.get(k)
-        out = self._out
-        if h is not None:
-            _put_ref(out, h)
+        if self._ref_obj(v):
             return
+        out = self._out
         t = type(v)
         desc, fmt = WRAPPERS[t]
         out.append(TC_OBJECT)
         self._w_desc(desc)
-        h = self._next
-        self._next = h + 1
-        self._h[k] = h
-        self._keep.append(v)
+        self._assign_obj(v)
         if t is JavaInteger and -0x80000000 <= v <= 0x7FFFFFFF:
             _put_i32(out, v & 0xFFFFFFFF)
         elif t is JavaLong and -0x8000000000000000 <= v <= 0x7FFFFFFFFFFFFFFF:
@@ -549,12 +587,11 @@ class ObjectOutputStream:
 
     @cython.ccall
     def _w_bool(self, v: Any) -> None:
-        k = _oid(v)
-        if self._ref(k):
+        if self._ref_obj(v):
             return
         self._out.append(TC_OBJECT)
         self._w_desc(BOOLEAN)
-        self._assign(k, v)
+        self._assign_obj(v)
         self._out.append(1 if v else 0)
 
     @cython.ccall
@@ -574,13 +611,12 @@ class ObjectOutputStream:
 
     @cython.ccall
     def _w_bytes(self, v: bytes) -> None:
-        k = _oid(v)
-        if self._ref(k):
+        if self._ref_obj(v):
             return
         self._enter()
         self._out.append(TC_ARRAY)
         self._w_desc(BYTE_ARRAY)
-        self._assign(k, v)
+        self._assign_obj(v)
         self._out += _I.pack(len(v))
         self._out += v
         self._depth -= 1
@@ -588,15 +624,14 @@ class ObjectOutputStream:
     @cython.ccall
     @cython.locals(out=bytearray)
     def _w_array(self, v: JavaArray) -> None:
-        k = _oid(v)
-        if self._ref(k):
+        if self._ref_obj(v):
             return
         self._enter()
         desc = v.desc
         out = self._out
         out.append(TC_ARRAY)
         self._w_desc(desc)
-        self._assign(k, v)
+        self._assign_obj(v)
         out += _I.pack(len(v))
         code = desc.name[1]
         if code in _FMT:
@@ -622,13 +657,12 @@ class ObjectOutputStream:
 
     @cython.ccall
     def _begin(self, v: Any, desc: ClassDesc) -> bool:
-        k = _oid(v)
-        if self._ref(k):
+        if self._ref_obj(v):
             return False
         self._enter()
         self._out.append(TC_OBJECT)
         self._w_desc(desc)
-        self._assign(k, v)
+        self._assign_obj(v)
         return True
 
     @cython.ccall
@@ -731,26 +765,32 @@ class ObjectOutputStream:
 
     @cython.ccall
     def _w_enum(self, v: JavaEnum) -> None:
-        key = ("e", v.desc.key(), str(v.name)) if not v.distinct else _oid(v)
-        if self._ref(key):
+        key = ("e", v.desc.key(), str(v.name)) if not v.distinct else None
+        if self._ref_obj(v) if key is None else self._ref(key):
             return
         self._enter()
         self._out.append(TC_ENUM)
         self._w_desc(v.desc)
-        self._assign(key, v)
+        if key is None:
+            self._assign_obj(v)
+        else:
+            self._assign(key, v)
         name = v.name
-        self._assign(_oid(name), name)
+        self._assign_obj(name)
         self._new_string(name)
         self._depth -= 1
 
     @cython.ccall
     def _w_class(self, v: JavaClass) -> None:
-        k = ("c", v.desc.key()) if not v.distinct else _oid(v)
-        if self._ref(k):
+        k = ("c", v.desc.key()) if not v.distinct else None
+        if self._ref_obj(v) if k is None else self._ref(k):
             return
         self._out.append(TC_CLASS)
         self._w_desc(v.desc)
-        self._assign(k, v)
+        if k is None:
+            self._assign_obj(v)
+        else:
+            self._assign(k, v)
 
     @cython.ccall
     def _w_object(self, v: JavaObject) -> None:
@@ -800,6 +840,37 @@ class ObjectOutputStream:
             self._out += packed
         for i in lay.obj_idx:
             self._w(values[i])
+
+
+def _desc_wire(d: ClassDesc) -> list[Any]:
+    """What follows TC_CLASSDESC for ``d`` up to its class annotations: ``[bytes, type string,
+    bytes, type string, ..., bytes]``: name, suid, flags, field count and each field's type code
+    and name as bytes, each object field's type string (written per stream) in between.
+
+    Cached on the descriptor (``ClassDesc._wire``): like its key and layout, a descriptor is not
+    changed once it has been written."""
+    segs: list[Any] = []
+    cur = bytearray(_utf_name(d.name))
+    cur += _Q.pack(d.suid)
+    cur.append(d.flags & 0xFF)
+    cur += _h.pack(len(d.fields))
+    for f in d.fields:
+        cur.append(ord(f.typecode))
+        cur += _utf_name(f.name)
+        if f.classname is not None:
+            segs.append(bytes(cur))
+            segs.append(f.classname)
+            cur = bytearray()
+    segs.append(bytes(cur))
+    return segs
+
+
+def _utf_name(s: str) -> bytes:
+    """A name as writeUTF writes it (u2 length + modified UTF-8)."""
+    enc = _enc(s)
+    if len(enc) > 0xFFFF:
+        raise JavaSerializationError(f"name {s[:40]!r}... longer than 65535 bytes")
+    return _H.pack(len(enc)) + enc
 
 
 def _emit_block(out: bytearray, blk: BlockData) -> None:

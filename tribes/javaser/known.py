@@ -23,27 +23,37 @@ from .values import (
 _S = SC_SERIALIZABLE
 _SW = SC_SERIALIZABLE | SC_WRITE_METHOD
 
-NUMBER = ClassDesc("java.lang.Number", -8742448824652078965, _S)
-INTEGER = ClassDesc("java.lang.Integer", 1360826667806852920, _S, [FieldDesc("I", "value")], NUMBER)
-LONG = ClassDesc("java.lang.Long", 4290774380558885855, _S, [FieldDesc("J", "value")], NUMBER)
-SHORT = ClassDesc("java.lang.Short", 7515723908773894738, _S, [FieldDesc("S", "value")], NUMBER)
-BYTE = ClassDesc("java.lang.Byte", -7183698231559129828, _S, [FieldDesc("B", "value")], NUMBER)
-FLOAT = ClassDesc("java.lang.Float", -2671257302660747028, _S, [FieldDesc("F", "value")], NUMBER)
-DOUBLE = ClassDesc("java.lang.Double", -9172774392245257468, _S, [FieldDesc("D", "value")], NUMBER)
-CHARACTER = ClassDesc("java.lang.Character", 3786198910865385080, _S, [FieldDesc("C", "value")])
-BOOLEAN = ClassDesc("java.lang.Boolean", -3665804199014368530, _S, [FieldDesc("Z", "value")])
 
-ARRAYLIST = ClassDesc("java.util.ArrayList", 8683452581122892189, _SW, [FieldDesc("I", "size")])
-LINKEDLIST = ClassDesc("java.util.LinkedList", 876323262645176354, _SW)
-HASHMAP = ClassDesc(
+class MappedClassDesc(ClassDesc):
+    """A JDK class descriptor below (Integer, HashMap, ...) that the codec maps to a Python value.
+
+    A subclass so that the reader tells, by type alone, a mapped class from any other class it
+    meets (``type(desc) is ClassDesc``: nothing to look up)."""
+
+    __slots__ = ()
+
+
+NUMBER = MappedClassDesc("java.lang.Number", -8742448824652078965, _S)
+INTEGER = MappedClassDesc("java.lang.Integer", 1360826667806852920, _S, [FieldDesc("I", "value")], NUMBER)
+LONG = MappedClassDesc("java.lang.Long", 4290774380558885855, _S, [FieldDesc("J", "value")], NUMBER)
+SHORT = MappedClassDesc("java.lang.Short", 7515723908773894738, _S, [FieldDesc("S", "value")], NUMBER)
+BYTE = MappedClassDesc("java.lang.Byte", -7183698231559129828, _S, [FieldDesc("B", "value")], NUMBER)
+FLOAT = MappedClassDesc("java.lang.Float", -2671257302660747028, _S, [FieldDesc("F", "value")], NUMBER)
+DOUBLE = MappedClassDesc("java.lang.Double", -9172774392245257468, _S, [FieldDesc("D", "value")], NUMBER)
+CHARACTER = MappedClassDesc("java.lang.Character", 3786198910865385080, _S, [FieldDesc("C", "value")])
+BOOLEAN = MappedClassDesc("java.lang.Boolean", -3665804199014368530, _S, [FieldDesc("Z", "value")])
+
+ARRAYLIST = MappedClassDesc("java.util.ArrayList", 8683452581122892189, _SW, [FieldDesc("I", "size")])
+LINKEDLIST = MappedClassDesc("java.util.LinkedList", 876323262645176354, _SW)
+HASHMAP = MappedClassDesc(
     "java.util.HashMap", 362498820763181265, _SW, [FieldDesc("F", "loadFactor"), FieldDesc("I", "threshold")]
 )
-LINKEDHASHMAP = ClassDesc("java.util.LinkedHashMap", 3801124242820219131, _S, [FieldDesc("Z", "accessOrder")], HASHMAP)
-TREEMAP = ClassDesc(
+LINKEDHASHMAP = MappedClassDesc("java.util.LinkedHashMap", 3801124242820219131, _S, [FieldDesc("Z", "accessOrder")], HASHMAP)
+TREEMAP = MappedClassDesc(
     "java.util.TreeMap", 919286545866124006, _SW, [FieldDesc("L", "comparator", "Ljava/util/Comparator;")]
 )
-HASHSET = ClassDesc("java.util.HashSet", -5024744406713321676, _SW)
-DATE = ClassDesc("java.util.Date", 7523967970034938905, _SW)
+HASHSET = MappedClassDesc("java.util.HashSet", -5024744406713321676, _SW)
+DATE = MappedClassDesc("java.util.Date", 7523967970034938905, _SW)
 BYTE_ARRAY = array_desc("[B")
 
 #: wrapper Python class -> (descriptor, struct format of the value)

@@ -10,7 +10,9 @@ _FMT = {"B": "b", "C": "H", "D": "d", "F": "f", "I": "i", "J": "q", "S": "h", "Z
 
 
 class Layout:
-    __slots__ = ("struct", "prim_idx", "prim_codes", "obj_idx", "nfields", "plain", "float_offsets")
+    __slots__ = (
+        "struct", "prim_idx", "prim_codes", "obj_idx", "nfields", "plain", "float_offsets", "prims_first", "size",
+    )
 
     def __init__(self, desc: ClassDesc) -> None:
         prim_idx = []
@@ -27,6 +29,9 @@ class Layout:
         self.prim_codes = codes
         self.obj_idx = obj_idx
         self.nfields = len(desc.fields)
+        self.size = self.struct.size
+        #: primitives before objects, as Java always writes them (prim_idx == 0..k-1)
+        self.prims_first = prim_idx == list(range(len(prim_idx)))
         #: no conversion needed between struct values and Python values
         self.plain = all(c in "BDIJS" for c in codes)
         offs = []

@@ -52,6 +52,7 @@ from .known import (
     LONG,
     SHORT,
     TREEMAP,
+    MappedClassDesc,
     natural_order,
 )
 from .layout import _FMT, chain, conv_in, layout
@@ -137,6 +138,20 @@ def _be_i32(b: bytes, p: int) -> int:
 @cython.cfunc
 @cython.inline
 @cython.exceptval(check=False)
+@cython.returns(cython.double)
+@cython.locals(b=bytes, p=cython.Py_ssize_t, bits=cython.uint, f=cython.float)
+def _be_f32(b: bytes, p: int) -> float:
+    """Big-endian float32 at ``p`` as a Python float (the caller checked the 4 bytes)."""
+    if cython.compiled:
+        bits = cython.cast(cython.uint, _be_i32(b, p))
+        memcpy(cython.address(f), cython.address(bits), 4)  # noqa: F821 - declared in _creader.pyx
+        return f
+    return _F.unpack_from(b, p)[0]  # type: ignore[no-any-return]
+
+
+@cython.cfunc
+@cython.inline
+@cython.exceptval(check=False)
 @cython.returns(cython.longlong)
 @cython.locals(b=bytes, p=cython.Py_ssize_t)
 def _be_i64(b: bytes, p: int) -> int:
@@ -189,6 +204,26 @@ def _ensure_recursion(depth: int) -> None:
 
 @cython.cfunc
 @cython.inline
+@cython.exceptval(check=False)
+@cython.returns(cython.bint)
+def _gc_pause() -> bool:
+    """Compiled reader: the cyclic GC is paused while one top-level object is read (every object
+    made is alive, in the handle table: collections in between would only re-scan them). True
+    when it was on (then _gc_resume turns it back on)."""
+    if cython.compiled:
+        return PyGC_Disable() != 0  # noqa: F821 - declared in _creader.pyx
+    return False
+
+
+@cython.cfunc
+@cython.inline
+def _gc_resume() -> None:
+    if cython.compiled:
+        PyGC_Enable()  # noqa: F821 - declared in _creader.pyx
+
+
+@cython.cfunc
+@cython.inline
 @cython.locals(o=object)
 def _oid(o: Any) -> int:
     """``id(o)`` (the compiled reader reads the address directly: no builtin call, no audit hook)."""
@@ -218,7 +253,8 @@ class ObjectInputStream:
     _desc_keys = cython.declare(set, visibility="public")
     _type_strings = cython.declare(set, visibility="public")
     _value_keys = cython.declare(set, visibility="public")
-    _constructing = cython.declare(dict, visibility="public")
+    _constructing = cython.declare(list, visibility="public")
+    _constructing_refd = cython.declare(list, visibility="public")
 
     def __init__(self, data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> None:
         b = bytes(data)
@@ -253,7 +289,10 @@ class ObjectInputStream:
         self._desc_keys = set()
         self._type_strings = set()
         self._value_keys = set()  # enum constants and Class objects met (Java shares them)
-        self._constructing = {}
+        # mapped collections being read (innermost last) and whether something referred to each
+        # meanwhile (then it cannot be swapped for an opaque object: see _Restart)
+        self._constructing = []
+        self._constructing_refd = []
 
     @cython.ccall
     @cython.locals(h=cython.Py_ssize_t)
@@ -287,7 +326,7 @@ class ObjectInputStream:
             elif isinstance(obj, JavaClass):
                 self._value_keys.discard(("c", obj.desc.key()))
         del self._handles[count:]
-        self._constructing.clear()
+        self._constructing_clear()
         self._depth = 0
 
     @property
@@ -488,13 +527,23 @@ class ObjectInputStream:
     @cython.ccall
     @cython.locals(start=cython.Py_ssize_t, count=cython.Py_ssize_t)
     def _read_top(self) -> Any:
+        gc_was_on = _gc_pause()
+        try:
+            return self._read_top_loop()
+        finally:
+            if gc_was_on:
+                _gc_resume()
+
+    @cython.ccall
+    @cython.locals(start=cython.Py_ssize_t, count=cython.Py_ssize_t)
+    def _read_top_loop(self) -> Any:
         start = self._pos
         count = len(self._handles)
         while True:
             try:
                 v = self._read()
                 if self._constructing:
-                    self._constructing.clear()
+                    self._constructing_clear()
                 return v
             except _Restart as r:
                 log.debug("re-reading object at %d with the object at %d kept opaque", start, r.offset)
@@ -503,7 +552,7 @@ class ObjectInputStream:
                 self._pos = start
             except _Aborted:
                 self._depth = 0
-                self._constructing.clear()
+                self._constructing_clear()
                 raise
             except RecursionError:
                 raise LimitExceeded(
@@ -562,7 +611,24 @@ class ObjectInputStream:
             # fast path: a boxed Integer/Long/Short/Byte/Double/Character whose descriptor was sent
             h = (b[pos + 2] << 24 | b[pos + 3] << 16 | b[pos + 4] << 8 | b[pos + 5]) - BASE_WIRE_HANDLE
             if 0 <= h < len(self._handles):
-                fw = _FAST_WRAPPERS.get(_oid(self._handles[h]))
+                d = self._handles[h]
+                if (
+                    (d is INTEGER or d is LONG)
+                    and self._depth < self._max_depth
+                    and len(self._handles) < self._max_handles
+                    and (not self._force_opaque or pos not in self._force_opaque)
+                ):
+                    # the two most common: no table lookup, the value made from the bytes in place
+                    end = pos + (10 if d is INTEGER else 14)
+                    if end <= self._n:
+                        if d is INTEGER:
+                            v = _INT_NEW(JavaInteger, _be_i32(b, pos + 6))
+                        else:
+                            v = _INT_NEW(JavaLong, _be_i64(b, pos + 6))
+                        self._handles.append(v)
+                        self._pos = end
+                        return v
+                fw = _FAST_WRAPPERS.get(_oid(d)) if type(d) is MappedClassDesc else None
                 if fw is not None and self._depth < self._max_depth and pos not in self._force_opaque:
                     st, cls = fw
                     end = pos + 6 + st.size
@@ -581,7 +647,8 @@ class ObjectInputStream:
             h = (b[pos + 1] << 24 | b[pos + 2] << 16 | b[pos + 3] << 8 | b[pos + 4]) - BASE_WIRE_HANDLE if pos + 5 <= self._n else -1
             if 0 <= h < len(self._handles):
                 v = self._handles[h]
-                if v is not _PENDING and not self._constructing:
+                # a string is never a container under construction (see _read_ref)
+                if v is not _PENDING and (not self._constructing or type(v) is str):
                     self._pos = pos + 5
                     return v
             return self._read_ref(pos)
@@ -655,9 +722,22 @@ class ObjectInputStream:
         v = self._handles[h]
         if v is _PENDING:
             raise StreamCorruptedError("reference to a class descriptor or enum still being read", pos)
-        if self._constructing and _oid(v) in self._constructing:
-            self._constructing[_oid(v)] = True
+        if self._constructing:
+            for i in range(len(self._constructing)):
+                if self._constructing[i] is v:
+                    self._constructing_refd[i] = True
         return v
+
+    @cython.ccall
+    def _constructing_clear(self) -> None:
+        del self._constructing[:]
+        del self._constructing_refd[:]
+
+    @cython.ccall
+    def _constructing_pop(self) -> bool:
+        """The innermost collection is read: whether something referred to it meanwhile."""
+        self._constructing.pop()
+        return self._constructing_refd.pop()  # type: ignore[no-any-return]
 
     @cython.ccall
     @cython.locals(b=bytes, pos=cython.Py_ssize_t, ln=cython.Py_ssize_t, end=cython.Py_ssize_t)
@@ -898,9 +978,16 @@ class ObjectInputStream:
             lay = layout(d)
         b = self._b
         pos = self._pos
-        size = lay.struct.size
+        size = lay.size
         if pos + size > self._n:
             raise TruncatedStreamError(f"field data of {d.name} runs past the end", pos)
+        if lay.plain and lay.prims_first:
+            # the usual shape: primitives (no conversion needed), then the objects
+            vals = list(lay.struct.unpack_from(b, pos)) if size else []
+            self._pos = pos + size
+            for _i in range(len(lay.obj_idx)):
+                vals.append(self._read())
+            return vals
         prims = lay.struct.unpack_from(b, pos)
         self._pos = pos + size
         if lay.nfields == len(prims) and lay.plain:
@@ -928,7 +1015,7 @@ class ObjectInputStream:
                     "it cannot be read without the class",
                     pos,
                 )
-            return [ClassData(desc, [], self._read_annotations())]
+            return [_new_class_data(desc, [], self._read_annotations())]
         out = []
         ch = desc._chain  # cached on the descriptor (layout.chain)
         if ch is None:
@@ -939,7 +1026,7 @@ class ObjectInputStream:
                 ann = self._read_annotations() if d.flags & SC_WRITE_METHOD else None
             else:
                 vals, ann = [], None
-            out.append(ClassData(d, vals, ann))
+            out.append(_new_class_data(d, vals, ann))
         return out
 
     @cython.ccall
@@ -949,40 +1036,38 @@ class ObjectInputStream:
         desc = self._read_desc()
         if desc is None:
             raise StreamCorruptedError("object with a null class descriptor", pos)
-        wr = _WRAPPER_READERS.get(_oid(desc))
-        if wr is not None and pos not in self._force_opaque:
+        mapped = type(desc) is MappedClassDesc  # else a class no table below has
+        wr = _WRAPPER_READERS.get(_oid(desc)) if mapped else None
+        if wr is not None and (not self._force_opaque or pos not in self._force_opaque):
             v = wr(self, desc)
             if v is not None:
                 self._assign(v)
                 self._depth -= 1
                 return v
-        coll = _COLLECTIONS.get(_oid(desc))
-        if coll is not None and pos not in self._force_opaque:
+        coll = _COLLECTIONS.get(_oid(desc)) if mapped else None
+        if coll is not None and (not self._force_opaque or pos not in self._force_opaque):
             make, fill = coll
             container = make()
             h = self._assign(container)
-            key = _oid(container)
-            self._constructing[key] = False
+            if desc is DATE and self._read_date(container):  # nothing inside can refer to it
+                self._depth -= 1
+                return container
+            self._constructing.append(container)
+            self._constructing_refd.append(False)
             if desc is ARRAYLIST or desc is HASHMAP:
                 # fast path: the exact shape Java writes, parsed without ClassData/BlockData
                 cds = self._read_list_or_map(desc, container)
                 if cds is None:
-                    self._constructing.pop(key, None)
+                    self._constructing_pop()
                     self._depth -= 1
                     return container
                 if cds is _NO_FAST:
                     cds = None
-            elif desc is DATE:
-                cds = None
-                if self._read_date(container):
-                    self._constructing.pop(key, None)
-                    self._depth -= 1
-                    return container
             else:
                 cds = None
             if cds is None:
                 cds = self._read_class_data(desc, pos)
-            referenced = self._constructing.pop(key, False)
+            referenced = self._constructing_pop()
             try:
                 ok = fill(container, cds)
             except (TypeError, ValueError, struct.error, OverflowError):
@@ -992,11 +1077,11 @@ class ObjectInputStream:
                 return container
             if referenced:
                 raise _Restart(pos)
-            obj = JavaObject(desc, cds)
+            obj = _new_object(desc, cds)
             self._handles[h] = obj
             self._depth -= 1
             return obj
-        obj = JavaObject(desc)
+        obj = _new_object(desc, [])
         self._assign(obj)
         obj.class_data = self._read_class_data(desc, pos)
         self._depth -= 1
@@ -1021,7 +1106,7 @@ class ObjectInputStream:
         if p + hdr + 2 + hdr > self._n or b[p + hdr] != TC_BLOCKDATA or b[p + hdr + 1] != hdr:
             return _NO_FAST
         if is_map:
-            lf = _F.unpack_from(b, p)[0]
+            lf = _be_f32(b, p)
             if lf != lf:
                 return _NO_FAST  # NaN: the generic reader keeps its exact bits
             size = _be_i32(b, p + 4)
@@ -1073,7 +1158,7 @@ class ObjectInputStream:
         ann: list[Any] = [BlockData(b[p + hdr + 2 : p + hdr + 2 + hdr], False)]
         ann.extend(items)
         ann.extend(rest)
-        return [ClassData(desc, [lf, size] if is_map else [size], ann)]
+        return [_new_class_data(desc, [lf, size] if is_map else [size], ann)]
 
     @cython.ccall
     @cython.locals(b=bytes, p=cython.Py_ssize_t)
@@ -1117,7 +1202,7 @@ class ObjectInputStream:
             if size > remaining:
                 raise TruncatedStreamError(f"array of {length} {name} elements runs past the end", pos)
             self._pos = p + size
-            if desc is BYTE_ARRAY and pos not in self._force_opaque:
+            if desc is BYTE_ARRAY and (not self._force_opaque or pos not in self._force_opaque):
                 v: Any = b[p : p + size]
                 if _oid(v) in self._seen:
                     v = JavaByteArray(v)
@@ -1253,6 +1338,34 @@ _WRAPPER_READERS: dict[int, Callable[[ObjectInputStream, ClassDesc], Any]] = {
     id(FLOAT): _read_float,
     id(BOOLEAN): _read_boolean,
 }
+
+
+_INT_NEW = int.__new__
+_OBJECT_NEW = object.__new__
+
+
+def _new_class_data(desc: ClassDesc, values: list[Any], annotations: list[Any] | None) -> ClassData:
+    """ClassData(desc, values, annotations) without a Python-level __init__ call."""
+    cd = _OBJECT_NEW(ClassData)
+    cd.desc = desc
+    cd.values = values
+    cd.annotations = annotations
+    return cd  # type: ignore[no-any-return]
+
+
+def _new_object(desc: ClassDesc, class_data: list[ClassData]) -> JavaObject:
+    """JavaObject(desc, class_data) without a Python-level __init__ call."""
+    obj = _OBJECT_NEW(JavaObject)
+    obj.desc = desc
+    obj.class_data = class_data
+    return obj  # type: ignore[no-any-return]
+
+
+def _new_date() -> JavaDate:
+    """JavaDate(0) without a Python-level __init__ call (the reader sets ``millis``)."""
+    d = _OBJECT_NEW(JavaDate)
+    d.millis = 0
+    return d  # type: ignore[no-any-return]
 
 
 _FAST_WRAPPERS: dict[int, tuple[struct.Struct, Callable[[Any], Any]]] = {
@@ -1404,5 +1517,5 @@ _COLLECTIONS: dict[int, tuple[Callable[[], Any], Callable[[Any, list[ClassData]]
     id(LINKEDHASHMAP): (JavaLinkedHashMap, _fill_linkedhashmap),
     id(HASHSET): (JavaHashSet, _fill_hashset),
     id(TREEMAP): (JavaTreeMap, _fill_treemap),
-    id(DATE): (lambda: JavaDate(0), _fill_date),
+    id(DATE): (_new_date, _fill_date),
 }

@@ -600,12 +600,11 @@ class JavaHashMap(dict):
     """
 
     java_class = "java.util.HashMap"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.load_factor: float = 0.75
-        self.threshold: int | None = None
-        self.buckets: int | None = None
+    # defaults at class level (no __init__ of its own: a map is made at dict's speed); an
+    # instance that sets them keeps its own
+    load_factor: float = 0.75
+    threshold: int | None = None
+    buckets: int | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({dict.__repr__(self)})"
@@ -615,20 +614,14 @@ class JavaLinkedHashMap(JavaHashMap):
     """java.util.LinkedHashMap (insertion order, or access order when ``access_order``)."""
 
     java_class = "java.util.LinkedHashMap"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.access_order = False
+    access_order: bool = False
 
 
 class JavaTreeMap(dict):
     """java.util.TreeMap; without a ``comparator`` the keys are written in Java's natural order."""
 
     java_class = "java.util.TreeMap"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.comparator: Any = None
+    comparator: Any = None
 
     def __repr__(self) -> str:
         return f"JavaTreeMap({dict.__repr__(self)})"

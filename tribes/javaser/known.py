@@ -33,27 +33,39 @@ class MappedClassDesc(ClassDesc):
     __slots__ = ()
 
 
-NUMBER = MappedClassDesc("java.lang.Number", -8742448824652078965, _S)
-INTEGER = MappedClassDesc("java.lang.Integer", 1360826667806852920, _S, [FieldDesc("I", "value")], NUMBER)
-LONG = MappedClassDesc("java.lang.Long", 4290774380558885855, _S, [FieldDesc("J", "value")], NUMBER)
-SHORT = MappedClassDesc("java.lang.Short", 7515723908773894738, _S, [FieldDesc("S", "value")], NUMBER)
-BYTE = MappedClassDesc("java.lang.Byte", -7183698231559129828, _S, [FieldDesc("B", "value")], NUMBER)
-FLOAT = MappedClassDesc("java.lang.Float", -2671257302660747028, _S, [FieldDesc("F", "value")], NUMBER)
-DOUBLE = MappedClassDesc("java.lang.Double", -9172774392245257468, _S, [FieldDesc("D", "value")], NUMBER)
-CHARACTER = MappedClassDesc("java.lang.Character", 3786198910865385080, _S, [FieldDesc("C", "value")])
-BOOLEAN = MappedClassDesc("java.lang.Boolean", -3665804199014368530, _S, [FieldDesc("Z", "value")])
+class WrapperClassDesc(MappedClassDesc):
+    """A boxed primitive's descriptor (Integer, Long, ..., Boolean)."""
 
-ARRAYLIST = MappedClassDesc("java.util.ArrayList", 8683452581122892189, _SW, [FieldDesc("I", "size")])
-LINKEDLIST = MappedClassDesc("java.util.LinkedList", 876323262645176354, _SW)
-HASHMAP = MappedClassDesc(
+    __slots__ = ()
+
+
+class CollectionClassDesc(MappedClassDesc):
+    """A mapped collection's (or Date's) descriptor: ArrayList, HashMap, ..., Date."""
+
+    __slots__ = ()
+
+
+NUMBER = MappedClassDesc("java.lang.Number", -8742448824652078965, _S)
+INTEGER = WrapperClassDesc("java.lang.Integer", 1360826667806852920, _S, [FieldDesc("I", "value")], NUMBER)
+LONG = WrapperClassDesc("java.lang.Long", 4290774380558885855, _S, [FieldDesc("J", "value")], NUMBER)
+SHORT = WrapperClassDesc("java.lang.Short", 7515723908773894738, _S, [FieldDesc("S", "value")], NUMBER)
+BYTE = WrapperClassDesc("java.lang.Byte", -7183698231559129828, _S, [FieldDesc("B", "value")], NUMBER)
+FLOAT = WrapperClassDesc("java.lang.Float", -2671257302660747028, _S, [FieldDesc("F", "value")], NUMBER)
+DOUBLE = WrapperClassDesc("java.lang.Double", -9172774392245257468, _S, [FieldDesc("D", "value")], NUMBER)
+CHARACTER = WrapperClassDesc("java.lang.Character", 3786198910865385080, _S, [FieldDesc("C", "value")])
+BOOLEAN = WrapperClassDesc("java.lang.Boolean", -3665804199014368530, _S, [FieldDesc("Z", "value")])
+
+ARRAYLIST = CollectionClassDesc("java.util.ArrayList", 8683452581122892189, _SW, [FieldDesc("I", "size")])
+LINKEDLIST = CollectionClassDesc("java.util.LinkedList", 876323262645176354, _SW)
+HASHMAP = CollectionClassDesc(
     "java.util.HashMap", 362498820763181265, _SW, [FieldDesc("F", "loadFactor"), FieldDesc("I", "threshold")]
 )
-LINKEDHASHMAP = MappedClassDesc("java.util.LinkedHashMap", 3801124242820219131, _S, [FieldDesc("Z", "accessOrder")], HASHMAP)
-TREEMAP = MappedClassDesc(
+LINKEDHASHMAP = CollectionClassDesc("java.util.LinkedHashMap", 3801124242820219131, _S, [FieldDesc("Z", "accessOrder")], HASHMAP)
+TREEMAP = CollectionClassDesc(
     "java.util.TreeMap", 919286545866124006, _SW, [FieldDesc("L", "comparator", "Ljava/util/Comparator;")]
 )
-HASHSET = MappedClassDesc("java.util.HashSet", -5024744406713321676, _SW)
-DATE = MappedClassDesc("java.util.Date", 7523967970034938905, _SW)
+HASHSET = CollectionClassDesc("java.util.HashSet", -5024744406713321676, _SW)
+DATE = CollectionClassDesc("java.util.Date", 7523967970034938905, _SW)
 BYTE_ARRAY = array_desc("[B")
 
 #: wrapper Python class -> (descriptor, struct format of the value)

@@ -43,10 +43,22 @@ class Layout:
         self.float_offsets = offs
 
 
+#: layouts by field type codes (a layout depends on nothing else), shared by the descriptors of
+#: every stream; bounded, in case a stream makes up many shapes
+_LAYOUTS: dict[str, Layout] = {}
+_MAX_LAYOUTS = 4096
+
+
 def layout(desc: ClassDesc) -> Layout:
     lay = desc._layout
     if lay is None:
-        lay = desc._layout = Layout(desc)
+        sig = "".join([f.typecode for f in desc.fields])
+        lay = _LAYOUTS.get(sig)
+        if lay is None:
+            lay = Layout(desc)
+            if len(_LAYOUTS) < _MAX_LAYOUTS:
+                _LAYOUTS[sig] = lay
+        desc._layout = lay
     return lay
 
 

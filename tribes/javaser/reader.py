@@ -52,7 +52,8 @@ from .known import (
     LONG,
     SHORT,
     TREEMAP,
-    MappedClassDesc,
+    CollectionClassDesc,
+    WrapperClassDesc,
     natural_order,
 )
 from .layout import _FMT, chain, conv_in, layout
@@ -247,10 +248,11 @@ class ObjectInputStream:
     _max_depth = cython.declare(cython.Py_ssize_t, visibility="public")
     _max_handles = cython.declare(cython.Py_ssize_t, visibility="public")
     _max_string_length = cython.declare(cython.Py_ssize_t, visibility="public")
+    _max_array_length = cython.declare(cython.Py_ssize_t, visibility="public")
     _force_opaque = cython.declare(set, visibility="public")
     _handles = cython.declare(list, visibility="public")
     _seen = cython.declare(set, visibility="public")
-    _desc_keys = cython.declare(set, visibility="public")
+    _desc_names = cython.declare(dict, visibility="public")
     _type_strings = cython.declare(set, visibility="public")
     _value_keys = cython.declare(set, visibility="public")
     _constructing = cython.declare(list, visibility="public")
@@ -271,6 +273,7 @@ class ObjectInputStream:
         self._max_depth = limits.max_depth
         self._max_handles = limits.max_handles
         self._max_string_length = limits.max_string_length
+        self._max_array_length = limits.max_array_length
         self._b = b
         self._n = len(b)
         self._pos = 4
@@ -286,7 +289,9 @@ class ObjectInputStream:
     def _reset_state(self) -> None:
         self._handles = []
         self._seen = set()
-        self._desc_keys = set()
+        # class name -> descriptors read in this stream (the first of each class): found by name
+        # first (a str hash is cached; a descriptor key is a nested tuple, costly to hash)
+        self._desc_names = {}
         self._type_strings = set()
         self._value_keys = set()  # enum constants and Class objects met (Java shares them)
         # mapped collections being read (innermost last) and whether something referred to each
@@ -318,7 +323,9 @@ class ObjectInputStream:
         for obj in self._handles[count:]:
             self._seen.discard(_oid(obj))
             if isinstance(obj, ClassDesc):
-                self._desc_keys.discard(obj.key())
+                same = self._desc_names.get(obj.name)
+                if same:
+                    same[:] = [o for o in same if o is not obj]
             elif isinstance(obj, str):
                 self._type_strings.discard(obj)
             elif isinstance(obj, JavaEnum):
@@ -628,7 +635,7 @@ class ObjectInputStream:
                         self._handles.append(v)
                         self._pos = end
                         return v
-                fw = _FAST_WRAPPERS.get(_oid(d)) if type(d) is MappedClassDesc else None
+                fw = _FAST_WRAPPERS.get(_oid(d)) if type(d) is WrapperClassDesc else None
                 if fw is not None and self._depth < self._max_depth and pos not in self._force_opaque:
                     st, cls = fw
                     end = pos + 6 + st.size
@@ -727,6 +734,26 @@ class ObjectInputStream:
                 if self._constructing[i] is v:
                     self._constructing_refd[i] = True
         return v
+
+    @cython.ccall
+    def _desc_seen(self, d: ClassDesc) -> bool:
+        """Whether a descriptor of the same class (equal key) was read before in this stream."""
+        same = self._desc_names.get(d.name)
+        if not same:
+            return False
+        k = d.key()
+        for o in same:
+            if o.key() == k:
+                return True
+        return False
+
+    @cython.ccall
+    def _desc_note(self, d: ClassDesc) -> None:
+        same = self._desc_names.get(d.name)
+        if same is None:
+            self._desc_names[d.name] = [d]
+        else:
+            same.append(d)
 
     @cython.ccall
     def _constructing_clear(self) -> None:
@@ -869,9 +896,8 @@ class ObjectInputStream:
                     self._pos = e + 1
                     sup = self._read_desc()
                     if sup is canon.superclass:
-                        k = canon.key()
-                        if k not in self._desc_keys:
-                            self._desc_keys.add(k)
+                        if not self._desc_seen(canon):
+                            self._desc_note(canon)
                             self._handles[h] = canon
                             self._depth -= 1
                             return canon
@@ -897,9 +923,9 @@ class ObjectInputStream:
                 self._pos += 1
                 fname = self._read_utf_raw()
                 if code in PRIMITIVE_CODES:
-                    fields.append(FieldDesc(code, fname))
+                    fields.append(_new_field(code, fname, None))
                 elif code == "L" or code == "[":
-                    fields.append(FieldDesc(code, fname, self._read_type_string(pos)))
+                    fields.append(_new_field(code, fname, self._read_type_string(pos)))
                 else:
                     raise StreamCorruptedError(f"illegal field type code {code!r} in class {name}", pos)
             annotations = self._read_annotations()
@@ -916,15 +942,14 @@ class ObjectInputStream:
             annotations = self._read_annotations()
             sup = self._read_desc()
             desc = ClassDesc("(proxy)", 0, SC_SERIALIZABLE, (), sup, annotations, ifaces)
-        k = desc.key()
-        if k in self._desc_keys:
+        if self._desc_seen(desc):
             desc.unshared = True
             desc._key = None
         else:
-            canon = CANONICAL.get(k)
-            if canon is not None:
+            canon = _CANON_BY_NAME.get(desc.name)
+            if canon is not None and canon.key() == desc.key():
                 desc = canon
-            self._desc_keys.add(k)
+            self._desc_note(desc)
         self._handles[h] = desc
         self._depth -= 1
         return desc
@@ -1036,15 +1061,15 @@ class ObjectInputStream:
         desc = self._read_desc()
         if desc is None:
             raise StreamCorruptedError("object with a null class descriptor", pos)
-        mapped = type(desc) is MappedClassDesc  # else a class no table below has
-        wr = _WRAPPER_READERS.get(_oid(desc)) if mapped else None
+        # the tables below hold mapped JDK classes only: told by the descriptor's type
+        wr = _WRAPPER_READERS.get(_oid(desc)) if type(desc) is WrapperClassDesc else None
         if wr is not None and (not self._force_opaque or pos not in self._force_opaque):
             v = wr(self, desc)
             if v is not None:
                 self._assign(v)
                 self._depth -= 1
                 return v
-        coll = _COLLECTIONS.get(_oid(desc)) if mapped else None
+        coll = _COLLECTIONS.get(_oid(desc)) if type(desc) is CollectionClassDesc else None
         if coll is not None and (not self._force_opaque or pos not in self._force_opaque):
             make, fill = coll
             container = make()
@@ -1179,6 +1204,19 @@ class ObjectInputStream:
     def _read_array(self, pos: int) -> Any:
         self._enter(pos)
         desc = self._read_desc()
+        if desc is BYTE_ARRAY and (not self._force_opaque or pos not in self._force_opaque):
+            # fast path: byte[] (the same checks as below, in the same order)
+            b = self._b
+            p = self._pos
+            if p + 4 <= self._n:
+                length = _be_i32(b, p)
+                if 1 < length <= self._max_array_length and length <= self._n - p - 4:
+                    # a new bytes object (2+ bytes: never one already handed out, so no _seen)
+                    v = b[p + 4 : p + 4 + length]
+                    self._pos = p + 4 + length
+                    self._assign(v)
+                    self._depth -= 1
+                    return v
         if desc is None:
             raise StreamCorruptedError("array with a null class descriptor", pos)
         name = desc.name
@@ -1193,8 +1231,8 @@ class ObjectInputStream:
         self._pos = p
         if length < 0:
             raise StreamCorruptedError(f"negative array length {length}", pos)
-        if length > self.limits.max_array_length:
-            raise LimitExceeded("max_array_length", self.limits.max_array_length, length, "array length", pos)
+        if length > self._max_array_length:
+            raise LimitExceeded("max_array_length", self._max_array_length, length, "array length", pos)
         code = name[1]
         remaining = self._n - p
         if code in PRIMITIVE_CODES:
@@ -1359,6 +1397,20 @@ def _new_object(desc: ClassDesc, class_data: list[ClassData]) -> JavaObject:
     obj.desc = desc
     obj.class_data = class_data
     return obj  # type: ignore[no-any-return]
+
+
+def _new_field(typecode: str, name: str, classname: str | None) -> FieldDesc:
+    """FieldDesc(typecode, name, classname) without a Python-level __init__ call (the reader
+    checked the type code)."""
+    f = _OBJECT_NEW(FieldDesc)
+    f.typecode = typecode
+    f.name = name
+    f.classname = classname
+    return f  # type: ignore[no-any-return]
+
+
+#: the mapped JDK descriptors by class name
+_CANON_BY_NAME: dict[str, ClassDesc] = {d.name: d for d in CANONICAL.values()}
 
 
 def _new_date() -> JavaDate:

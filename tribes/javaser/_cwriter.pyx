@@ -16,6 +16,8 @@ from libc.string cimport memchr, memcpy, memset
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.long cimport PyLong_AsLongLong
+from cpython.dict cimport PyDict_Next
+from cpython.ref cimport PyObject
 
 cdef extern from "Python.h":
     bint PyUnicode_IS_COMPACT_ASCII(object o)
@@ -26,6 +28,34 @@ include "writer.py"
 
 _INTEGER_DESC = WRAPPERS[JavaInteger][0]
 _LONG_DESC = WRAPPERS[JavaLong][0]
+from .known import DATE as _DATE_DESC
+from .known import HASHMAP as _HASHMAP_DESC
+from .layout import layout as _layout_of
+
+
+cdef class _ObjectPlan:
+    """How the objects of one class are written when the class is simple: Serializable without
+    writeObject, no serializable superclass, primitive fields (needing no conversion) first."""
+
+    cdef bint simple
+    cdef Py_ssize_t nprims
+    cdef Py_ssize_t nfields
+    cdef object pack   # struct.Struct.pack of the primitive fields
+
+
+cdef _ObjectPlan _plan_for(object desc):
+    cdef _ObjectPlan plan = _ObjectPlan()
+    plan.simple = False
+    if (type(desc) is ClassDesc and desc.flags == SC_SERIALIZABLE and desc.superclass is None
+            and desc.proxy_interfaces is None):
+        lay = _layout_of(desc)
+        if lay.plain and lay.prims_first:
+            plan.simple = True
+            plan.nprims = len(lay.prim_idx)
+            plan.nfields = lay.nfields
+            plan.pack = lay.struct.pack
+    desc._wplan = plan
+    return plan
 
 
 cdef inline size_t _hash_ptr(size_t k) noexcept nogil:
@@ -284,7 +314,135 @@ cdef class FastObjectOutputStream(ObjectOutputStream):
             p = self._grow(1)
             p[0] = <char>(1 if v is True else 0)
             return
+        if t is JavaDate:
+            if self._put_backref(v):
+                return
+            try:
+                x = PyLong_AsLongLong(v.millis)
+            except (OverflowError, TypeError):
+                ObjectOutputStream._w(self, v)  # writer.py reports it
+                return
+            self._enter()
+            p = self._grow(1)
+            p[0] = <char>TC_OBJECT
+            self._put_desc(_DATE_DESC)
+            self._new_handle(v)
+            u = <uint64_t>x
+            p = self._grow(11)
+            p[0] = <char>TC_BLOCKDATA
+            p[1] = 8
+            p[2] = <char>(u >> 56)
+            p[3] = <char>(u >> 48)
+            p[4] = <char>(u >> 40)
+            p[5] = <char>(u >> 32)
+            p[6] = <char>(u >> 24)
+            p[7] = <char>(u >> 16)
+            p[8] = <char>(u >> 8)
+            p[9] = <char>u
+            p[10] = <char>TC_ENDBLOCKDATA
+            self._depth -= 1
+            return
         ObjectOutputStream._w(self, v)
+
+    cpdef _w_object(self, v):
+        """A JavaObject of a simple class (see _ObjectPlan) without writer.py's attribute walk."""
+        cdef _ObjectPlan plan
+        cdef Py_ssize_t i
+        cdef Py_ssize_t n
+        if self._put_backref(v):
+            return
+        desc = v.desc
+        plan_obj = desc._wplan
+        plan = _plan_for(desc) if plan_obj is None else <_ObjectPlan>plan_obj
+        cds = v.class_data
+        if not plan.simple or type(cds) is not list or len(<list>cds) != 1:
+            ObjectOutputStream._w_object(self, v)
+            return
+        cd = (<list>cds)[0]
+        values = cd.values
+        if cd.desc is not desc or type(values) is not list or len(<list>values) != plan.nfields:
+            ObjectOutputStream._w_object(self, v)
+            return
+        packed = None
+        if plan.nprims:
+            try:
+                packed = plan.pack(*(<list>values)[:plan.nprims])
+            except (struct.error, TypeError, ValueError):
+                ObjectOutputStream._w_object(self, v)  # writer.py reports it
+                return
+        self._enter()
+        p = self._grow(1)
+        p[0] = <char>TC_OBJECT
+        self._put_desc(desc)
+        self._new_handle(v)
+        if packed is not None:
+            self._out += <bytes>packed
+        n = plan.nfields
+        for i in range(plan.nprims, n):
+            self._w((<list>values)[i])
+        self._depth -= 1
+
+    cpdef _w_hashmap(self, v):
+        """A HashMap read from a stream (its capacity and threshold known): entries in place."""
+        cdef char* p
+        cdef float f
+        cdef uint32_t bits
+        cdef Py_ssize_t pos = 0
+        cdef PyObject* key
+        cdef PyObject* value
+        cdef Py_ssize_t n
+        cdef long long thr
+        cdef long long buckets
+        if type(v) is not JavaHashMap:
+            ObjectOutputStream._w_hashmap(self, v)
+            return
+        if self._put_backref(v):
+            return
+        lf = v.load_factor
+        thr_o = v.threshold
+        buckets_o = v.buckets
+        n = len(<dict>v)
+        if (thr_o is None or buckets_o is None or type(lf) is not float or type(thr_o) is not int
+                or type(buckets_o) is not int or not (-3.4028234663852886e38 <= <double>lf <= 3.4028234663852886e38)):
+            ObjectOutputStream._w_hashmap(self, v)
+            return
+        thr = thr_o
+        buckets = buckets_o
+        if not (-0x80000000 <= thr <= 0x7FFFFFFF and -0x80000000 <= buckets <= 0x7FFFFFFF and n <= 0x7FFFFFFF):
+            ObjectOutputStream._w_hashmap(self, v)
+            return
+        self._enter()
+        p = self._grow(1)
+        p[0] = <char>TC_OBJECT
+        self._put_desc(_HASHMAP_DESC)
+        self._new_handle(v)
+        f = <float><double>lf
+        memcpy(&bits, &f, 4)
+        p = self._grow(18)
+        p[0] = <char>(bits >> 24)
+        p[1] = <char>(bits >> 16)
+        p[2] = <char>(bits >> 8)
+        p[3] = <char>bits
+        p[4] = <char>(<uint32_t>thr >> 24)
+        p[5] = <char>(<uint32_t>thr >> 16)
+        p[6] = <char>(<uint32_t>thr >> 8)
+        p[7] = <char><uint32_t>thr
+        p[8] = <char>TC_BLOCKDATA
+        p[9] = 8
+        p[10] = <char>(<uint32_t>buckets >> 24)
+        p[11] = <char>(<uint32_t>buckets >> 16)
+        p[12] = <char>(<uint32_t>buckets >> 8)
+        p[13] = <char><uint32_t>buckets
+        p[14] = <char>(<uint32_t>n >> 24)
+        p[15] = <char>(<uint32_t>n >> 16)
+        p[16] = <char>(<uint32_t>n >> 8)
+        p[17] = <char><uint32_t>n
+        while PyDict_Next(v, &pos, &key, &value):
+            self._w(<object>key)
+            self._w(<object>value)
+        p = self._grow(1)
+        p[0] = <char>TC_ENDBLOCKDATA
+        self._depth -= 1
 
 
 # the name every caller uses (tribes.javaser._impl, the tests, the benchmarks)

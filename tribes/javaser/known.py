@@ -141,14 +141,21 @@ def java_hash(v: Any) -> int | None:
 
 def hashmap_capacity(n: int, load_factor: float = 0.75) -> tuple[int, int]:
     """(buckets, threshold) of ``new HashMap<>()`` after n puts of distinct keys."""
+    if not load_factor > 0 or load_factor == float("inf"):  # Java: IllegalArgumentException (NaN too)
+        raise ValueError(f"illegal HashMap load factor {load_factor!r}")
     if n == 0:
         return 16, 0
     cap = 16
     thr = int(cap * load_factor)
     while n > thr:
+        if cap >= _MAXIMUM_CAPACITY:  # as HashMap.resize: the table stops growing
+            return cap, 0x7FFFFFFF
         cap *= 2
         thr = int(cap * load_factor)
     return cap, thr
+
+
+_MAXIMUM_CAPACITY = 1 << 30
 
 
 def hashmap_order(keys: list[Any], buckets: int) -> list[Any] | None:

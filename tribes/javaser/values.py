@@ -78,7 +78,7 @@ class ClassDesc:
 
     __slots__ = (
         "name", "suid", "flags", "fields", "annotations", "superclass", "proxy_interfaces", "unshared",
-        "_key", "_chain", "_layout", "_wire",
+        "_key", "_chain", "_layout", "_wire", "_wplan",
     )
 
     def __init__(
@@ -104,6 +104,7 @@ class ClassDesc:
         self._chain: list[ClassDesc] | None = None
         self._layout: Any = None
         self._wire: Any = None  # writer._desc_wire, made when first written
+        self._wplan: Any = None  # the compiled writer's plan for objects of this class
 
     @classmethod
     def make(

@@ -156,6 +156,18 @@ def _enc(s: Any) -> bytes:
     return raw if raw is not None else mutf8.encode(s)
 
 
+@cython.cfunc
+@cython.inline
+@cython.locals(out=bytearray)
+def _put_i32_checked(out: bytearray, v: int) -> None:
+    """A Java int field: ``v`` big-endian, or struct.error (reported by write_object) when it
+    does not fit 32 signed bits."""
+    if -0x80000000 <= v <= 0x7FFFFFFF:
+        _put_i32(out, v & 0xFFFFFFFF)
+    else:
+        out += _I.pack(v)  # raises struct.error
+
+
 _WSTRUCT = {fmt: struct.Struct(fmt) for fmt in (">i", ">q", ">h", ">b", ">f", ">d", ">H")}
 
 
@@ -677,13 +689,21 @@ class ObjectOutputStream:
         out.append(TC_ENDBLOCKDATA)
 
     @cython.ccall
-    @cython.locals(n=cython.Py_ssize_t)
+    @cython.locals(n=cython.Py_ssize_t, out=bytearray)
     def _w_arraylist(self, v: list) -> None:
         if not self._begin(v, ARRAYLIST):
             return
         n = len(v)
-        self._out += _I.pack(n)
-        self._w_elements_block(_I.pack(n), list(v))
+        if n > 0x7FFFFFFF:
+            raise JavaSerializationError(f"a list of {n} elements does not fit a Java ArrayList")
+        out = self._out
+        _put_i32(out, n)  # the size field, then writeObject's block: the size again, the elements
+        out.append(TC_BLOCKDATA)
+        out.append(4)
+        _put_i32(out, n)
+        for x in list(v):
+            self._w(x)
+        out.append(TC_ENDBLOCKDATA)
         self._depth -= 1
 
     @cython.ccall
@@ -693,6 +713,7 @@ class ObjectOutputStream:
         self._w_elements_block(_I.pack(len(v)), list(v))
         self._depth -= 1
 
+    @cython.ccall
     def _map_layout(self, v: dict) -> tuple[float, int, int, list[Any]]:
         keys = list(v)
         buckets = getattr(v, "buckets", None)
@@ -706,18 +727,23 @@ class ObjectOutputStream:
         return lf, thr, buckets, keys
 
     @cython.ccall
+    @cython.locals(out=bytearray)
     def _w_hashmap(self, v: dict) -> None:
         linked = type(v) is JavaLinkedHashMap
         if not self._begin(v, LINKEDHASHMAP if linked else HASHMAP):
             return
         lf, thr, buckets, keys = self._map_layout(v)
-        self._out += _F.pack(lf)
-        self._out += _I.pack(thr)
-        pairs = []
+        out = self._out
+        out += _F.pack(lf)
+        _put_i32_checked(out, thr)
+        out.append(TC_BLOCKDATA)
+        out.append(8)
+        _put_i32_checked(out, buckets)
+        _put_i32_checked(out, len(keys))
         for k in keys:
-            pairs.append(k)
-            pairs.append(v[k])
-        self._w_elements_block(_I.pack(buckets) + _I.pack(len(keys)), pairs)
+            self._w(k)
+            self._w(v[k])
+        out.append(TC_ENDBLOCKDATA)
         if linked:
             self._out.append(1 if v.access_order else 0)  # type: ignore[attr-defined]
         self._depth -= 1
@@ -817,6 +843,23 @@ class ObjectOutputStream:
             lay = layout(d)
         if len(values) != lay.nfields:
             raise JavaSerializationError(f"{d.name}: {len(values)} values for {lay.nfields} fields")
+        if lay.plain and lay.prims_first:
+            # the usual shape: primitives needing no conversion, then the objects
+            k = len(lay.prim_idx)
+            if k:
+                try:
+                    packed = lay.struct.pack(*values[:k])
+                except (struct.error, TypeError, ValueError):
+                    packed = None  # the general path below reports it
+                if packed is not None:
+                    self._out += packed
+                    for i in range(k, len(values)):
+                        self._w(values[i])
+                    return
+            else:
+                for x in values:
+                    self._w(x)
+                return
         if lay.prim_idx:
             codes = lay.prim_codes
             try:

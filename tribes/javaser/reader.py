@@ -1382,6 +1382,7 @@ _INT_NEW = int.__new__
 _OBJECT_NEW = object.__new__
 
 
+@cython.cfunc
 def _new_class_data(desc: ClassDesc, values: list[Any], annotations: list[Any] | None) -> ClassData:
     """ClassData(desc, values, annotations) without a Python-level __init__ call."""
     cd = _OBJECT_NEW(ClassData)
@@ -1391,6 +1392,7 @@ def _new_class_data(desc: ClassDesc, values: list[Any], annotations: list[Any] |
     return cd  # type: ignore[no-any-return]
 
 
+@cython.cfunc
 def _new_object(desc: ClassDesc, class_data: list[ClassData]) -> JavaObject:
     """JavaObject(desc, class_data) without a Python-level __init__ call."""
     obj = _OBJECT_NEW(JavaObject)

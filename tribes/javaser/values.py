@@ -78,7 +78,7 @@ class ClassDesc:
 
     __slots__ = (
         "name", "suid", "flags", "fields", "annotations", "superclass", "proxy_interfaces", "unshared",
-        "_key", "_chain", "_layout", "_wire", "_wplan",
+        "_key", "_chain", "_layout", "_wire", "_wplan", "_rplan",
     )
 
     def __init__(
@@ -105,6 +105,7 @@ class ClassDesc:
         self._layout: Any = None
         self._wire: Any = None  # writer._desc_wire, made when first written
         self._wplan: Any = None  # the compiled writer's plan for objects of this class
+        self._rplan: Any = None  # the compiled reader's plan for objects of this class
 
     @classmethod
     def make(

@@ -470,15 +470,7 @@ class ObjectOutputStream:
     @cython.ccall
     @cython.locals(out=bytearray)
     def _new_string(self, s: str) -> None:
-        enc = _enc(s)
-        out = self._out
-        if len(enc) <= 0xFFFF and (type(s) is str or not getattr(s, "long_form", False)):
-            out.append(TC_STRING)
-            out += _H.pack(len(enc))
-        else:
-            out.append(TC_LONGSTRING)
-            out += _Q.pack(len(enc))
-        out += enc
+        self._out += _string_bytes(s)
 
     @cython.ccall
     @cython.locals(out=bytearray, n=cython.Py_ssize_t)
@@ -498,15 +490,23 @@ class ObjectOutputStream:
 
     @cython.ccall
     def _w_type_string(self, s: str) -> None:
+        self._w_type_string_as(s, None)
+
+    @cython.ccall
+    def _w_type_string_as(self, s: str, wire: bytes | None) -> None:
+        """A field type string: a back-reference to it or to an equal one (Java interns them),
+        else the string (``wire``: its bytes as a new string, when made already)."""
         if self._ref_obj(s):
             return
-        unshared = type(s) is not str and getattr(s, "unshared", False)
-        if not unshared and self._ref(("t", str(s))):
+        exact = type(s) is str
+        unshared = not exact and getattr(s, "unshared", False)
+        tkey = ("t", s if exact else str(s))
+        if not unshared and self._ref(tkey):
             return
         self._assign_obj(s)
         if not unshared:
-            self._h[("t", str(s))] = self._next - 1
-        self._new_string(s)
+            self._h[tkey] = self._next - 1
+        self._out += wire if wire is not None else _string_bytes(s)
 
     @cython.ccall
     def _w_utf_raw(self, s: str) -> None:
@@ -553,9 +553,9 @@ class ObjectOutputStream:
                 segs = d._wire = _desc_wire(d)
             out += segs[0]
             n = len(segs)
-            for i in range(1, n, 2):
-                self._w_type_string(segs[i])
-                out += segs[i + 1]
+            for i in range(1, n, 3):
+                self._w_type_string_as(segs[i], segs[i + 1])
+                out += segs[i + 2]
         self._w_items(d.annotations)
         self._w_desc(d.superclass)
         self._depth -= 1
@@ -887,8 +887,9 @@ class ObjectOutputStream:
 
 def _desc_wire(d: ClassDesc) -> list[Any]:
     """What follows TC_CLASSDESC for ``d`` up to its class annotations: ``[bytes, type string,
-    bytes, type string, ..., bytes]``: name, suid, flags, field count and each field's type code
-    and name as bytes, each object field's type string (written per stream) in between.
+    its bytes as a new string, bytes, ..., bytes]``: name, suid, flags, field count and each
+    field's type code and name as bytes, each object field's type string (written per stream:
+    new, or a back-reference) in between.
 
     Cached on the descriptor (``ClassDesc._wire``): like its key and layout, a descriptor is not
     changed once it has been written."""
@@ -903,9 +904,19 @@ def _desc_wire(d: ClassDesc) -> list[Any]:
         if f.classname is not None:
             segs.append(bytes(cur))
             segs.append(f.classname)
+            segs.append(_string_bytes(f.classname))
             cur = bytearray()
     segs.append(bytes(cur))
     return segs
+
+
+def _string_bytes(s: str) -> bytes:
+    """A new String as writeObject writes it: TC_STRING + u2 length, or TC_LONGSTRING + u8
+    length (more than 65535 bytes, or a JavaString read in that form), + modified UTF-8."""
+    enc = _enc(s)
+    if len(enc) <= 0xFFFF and (type(s) is str or not getattr(s, "long_form", False)):
+        return bytes([TC_STRING]) + _H.pack(len(enc)) + enc
+    return bytes([TC_LONGSTRING]) + _Q.pack(len(enc)) + enc
 
 
 def _utf_name(s: str) -> bytes:

@@ -248,3 +248,39 @@ def test_field_desc_made_by_the_reader_equals_one_made_by_hand() -> None:
         assert [(f.typecode, f.name, f.classname) for f in d.fields] == [
             ("C", "c", None), ("F", "f", None), ("Z", "z", None), ("L", "o", "Ljava/lang/Object;")]
         assert isinstance(d.fields[0], FieldDesc)
+
+
+def test_gc_paused_restores_the_collector() -> None:
+    import gc
+
+    from tribes.javaser import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with gc_paused():
+            raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # off before: stays off
+    finally:
+        gc.enable()
+    # the compiled reader's own pause (one top-level object) leaves it as it found it
+    data = pure_writer.ObjectOutputStream()
+    data.write_object([JavaInteger(1), {"a": [1, 2]}])
+    c_reader.ObjectInputStream(data.getvalue()).read_object()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        c_reader.ObjectInputStream(data.getvalue()).read_object()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -86,11 +86,17 @@ compare equal to plain numbers (``JavaInteger(7) == 7``) but not to each other
 (``JavaInteger(7) != JavaLong(7)``), so Integer and Long keys stay apart in a map.
 
 Speed: setup.py compiles reader.py and writer.py themselves with Cython (``_creader.pyx`` /
-``_cwriter.pyx`` include them; their ``cython.*`` declarations type the hot state), and
-``ObjectInputStream`` / ``ObjectOutputStream`` are those compiled classes when they are built
+``_cwriter.pyx`` include them; their ``cython.*`` declarations type the hot state, and each adds
+a subclass with C-level fast paths: an identity table of object addresses, direct writes of
+strings, wrappers, dates, maps and objects of simple classes, per-descriptor read/write plans),
+and ``ObjectInputStream`` / ``ObjectOutputStream`` are those compiled classes when they are built
 (``IMPLEMENTATION == "cython"``), else the pure-Python ones (``"pure"``; ``TRIBES_PURE=1`` forces
-it). Both give the same values, bytes and exceptions (tests/unit/test_javaser_speedups.py); the
-compiled codec additionally stops at a nesting depth of ``reader.C_MAX_DEPTH`` (4000) with
+it). Both give the same values, bytes and exceptions (tests/unit/test_javaser_speedups.py,
+test_javaser_fast_paths.py). Class descriptors are treated as immutable once read or written
+(their key, field layout and wire bytes are cached on them). The compiled reader holds off the
+cyclic GC while it reads one top-level object, and ``loads_all`` and the DeltaManager's
+session-state decode hold it off for the whole stream (``gc_paused()``: every object made
+survives, so collections in between would only re-scan them). The compiled codec additionally stops at a nesting depth of ``reader.C_MAX_DEPTH`` (4000) with
 ``LimitExceeded`` when ``Limits.max_depth`` is raised above it, as it recurses on the C stack.
 
 Limitation: an object whose class has a writeObject method is read assuming writeObject began
@@ -118,6 +124,7 @@ from .errors import (
     TruncatedStreamError,
     WriteAbortedError,
 )
+from .gcpause import gc_paused
 from .jsonview import to_json
 from ._impl import IMPLEMENTATION, ObjectInputStream, ObjectOutputStream
 from .values import (
@@ -158,8 +165,9 @@ def loads_all(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Any]:
     """Every top-level item of a stream, exactly as written (see the module doc)."""
     ois = ObjectInputStream(data, limits)
     items = []
-    while not ois.at_eof():
-        items.append(ois.read_content())
+    with gc_paused():
+        while not ois.at_eof():
+            items.append(ois.read_content())
     return items
 
 
@@ -238,6 +246,7 @@ __all__ = [
     "dumps",
     "dumps_all",
     "enum_desc",
+    "gc_paused",
     "loads",
     "loads_all",
     "to_json",

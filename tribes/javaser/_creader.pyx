@@ -11,6 +11,7 @@ from libc.string cimport memcpy
 cdef extern from "Python.h":
     int PyGC_Disable()
     int PyGC_Enable()
+    object PyUnicode_DecodeASCII(const char* s, Py_ssize_t size, const char* errors)
 
 include "reader.py"
 

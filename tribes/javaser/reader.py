@@ -608,7 +608,11 @@ class ObjectInputStream:
                         raise LimitExceeded(
                             "max_string_length", self._max_string_length, n, "string length", pos
                         )
-                    s = b[pos + 3 : end].decode("ascii")  # a new object: never one already handed out
+                    # a new object: never one already handed out
+                    if cython.compiled:  # straight from the stream's bytes (no bytes slice first)
+                        s = PyUnicode_DecodeASCII(ptr + pos + 3, n, cython.NULL)  # noqa: F821 - see _creader.pyx
+                    else:
+                        s = b[pos + 3 : end].decode("ascii")
                     handles.append(s)
                     self._pos = end
                     return s
@@ -1258,7 +1262,7 @@ class ObjectInputStream:
             return arr
         if length > remaining:
             raise TruncatedStreamError(f"array of {length} objects runs past the end", pos)
-        arr = JavaArray(desc)
+        arr = _new_array(desc)
         self._assign(arr)
         for _ in range(length):
             arr.append(self._read())
@@ -1413,6 +1417,17 @@ def _new_field(typecode: str, name: str, classname: str | None) -> FieldDesc:
 
 #: the mapped JDK descriptors by class name
 _CANON_BY_NAME: dict[str, ClassDesc] = {d.name: d for d in CANONICAL.values()}
+
+
+@cython.cfunc
+def _new_array(desc: ClassDesc) -> JavaArray:
+    """JavaArray(desc) (empty) without a Python-level __init__ call."""
+    arr = _LIST_NEW(JavaArray)
+    arr.desc = desc
+    return arr  # type: ignore[no-any-return]
+
+
+_LIST_NEW = list.__new__
 
 
 def _new_date() -> JavaDate:

@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from tribes.javaser import gc_paused
 from tribes.javaser import (JavaInteger, JavaLong, JavaSerializationError, Limits, ObjectInputStream,
                             ObjectOutputStream, WriteAbortedError)
 from tribes.javaser.errors import DEFAULT_LIMITS
@@ -167,7 +168,8 @@ def read_sessions(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[SessionS
             raise SessionStateError(f"session stream starts with {type(count).__name__}, not Integer")
         if count < 0:
             raise SessionStateError(f"negative session count {int(count)}")
-        return [read_session(ois) for _ in range(int(count))]
+        with gc_paused():  # every object read survives: see tribes.javaser.gcpause
+            return [read_session(ois) for _ in range(int(count))]
     except JavaSerializationError as exc:
         raise SessionStateError(f"corrupt session stream: {exc}") from exc
 

@@ -284,3 +284,39 @@ def test_gc_paused_restores_the_collector() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_dates_and_maps_read_same_at_every_limit() -> None:
+    oos = pure_writer.ObjectOutputStream()
+    oos.write_object(JavaDate(1))
+    oos.write_object(JavaDate(-2))
+    oos.write_object(_map(0.75, 12, 16, {"when": JavaDate(3), "list": [JavaDate(4), "x"]}))
+    data = oos.getvalue()
+
+    def run(reader: Any, limits: Limits) -> Any:
+        try:
+            ois = reader.ObjectInputStream(data, limits)
+            out = []
+            while not ois.at_eof():
+                v = ois.read_object()
+                out.append(repr(v))
+            return out
+        except Exception as exc:  # noqa: BLE001
+            return (type(exc).__name__, str(exc))
+
+    for k in range(1, 16):
+        limits = Limits(max_handles=k)
+        assert run(c_reader, limits) == run(pure_reader, limits), k
+    for depth in range(0, 5):
+        limits = Limits(max_depth=depth)
+        assert run(c_reader, limits) == run(pure_reader, limits), depth
+    for cut in range(4, len(data)):
+        part = data[:cut]
+        got = []
+        for reader in (pure_reader, c_reader):
+            try:
+                ois = reader.ObjectInputStream(part)
+                got.append([repr(ois.read_object()) for _ in range(3)])
+            except Exception as exc:  # noqa: BLE001
+                got.append((type(exc).__name__, str(exc)))
+        assert got[0] == got[1], cut

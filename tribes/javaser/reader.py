@@ -471,6 +471,10 @@ class ObjectInputStream:
         if self._pos >= self._n:
             raise TruncatedStreamError("end of stream: no more objects", self._pos)
         tc = self._b[self._pos]
+        if tc == TC_STRING or tc == TC_REFERENCE or tc == TC_NULL:
+            # a leaf: nothing inside it can restart or abort, so no _read_top around it (its
+            # errors leave the depth at 0, as _read_top would)
+            return self._read()
         if tc in (TC_BLOCKDATA, TC_BLOCKDATALONG):
             self._next_block()
             raise OptionalDataError(
@@ -639,6 +643,24 @@ class ObjectInputStream:
                         self._handles.append(v)
                         self._pos = end
                         return v
+                if (
+                    d is DATE
+                    and pos + 17 <= self._n
+                    and b[pos + 6] == TC_BLOCKDATA
+                    and b[pos + 7] == 8
+                    and b[pos + 16] == TC_ENDBLOCKDATA
+                    and self._depth < self._max_depth
+                    and (not cython.compiled or self._depth < C_MAX_DEPTH)
+                    and self._records + len(self._handles) + 2 <= self._max_handles
+                    and (not self._force_opaque or pos not in self._force_opaque)
+                ):
+                    # java.util.Date exactly as Java writes it: what _read_ordinary + _read_date do
+                    v = _new_date()
+                    v.millis = _be_i64(b, pos + 8)
+                    self._handles.append(v)
+                    self._records += 1
+                    self._pos = pos + 17
+                    return v
                 fw = _FAST_WRAPPERS.get(_oid(d)) if type(d) is WrapperClassDesc else None
                 if fw is not None and self._depth < self._max_depth and pos not in self._force_opaque:
                     st, cls = fw
@@ -1073,7 +1095,10 @@ class ObjectInputStream:
                 self._assign(v)
                 self._depth -= 1
                 return v
-        coll = _COLLECTIONS.get(_oid(desc)) if type(desc) is CollectionClassDesc else None
+        if type(desc) is CollectionClassDesc:
+            coll = _HASHMAP_COLL if desc is HASHMAP else _ARRAYLIST_COLL if desc is ARRAYLIST else _COLLECTIONS.get(_oid(desc))
+        else:
+            coll = None
         if coll is not None and (not self._force_opaque or pos not in self._force_opaque):
             make, fill = coll
             container = make()
@@ -1588,3 +1613,5 @@ _COLLECTIONS: dict[int, tuple[Callable[[], Any], Callable[[Any, list[ClassData]]
     id(TREEMAP): (JavaTreeMap, _fill_treemap),
     id(DATE): (_new_date, _fill_date),
 }
+_HASHMAP_COLL = _COLLECTIONS[id(HASHMAP)]
+_ARRAYLIST_COLL = _COLLECTIONS[id(ARRAYLIST)]

@@ -320,3 +320,37 @@ def test_dates_and_maps_read_same_at_every_limit() -> None:
             except Exception as exc:  # noqa: BLE001
                 got.append((type(exc).__name__, str(exc)))
         assert got[0] == got[1], cut
+
+
+def test_descriptor_shapes_same_bytes_and_errors() -> None:
+    from tribes.javaser import BlockData, JavaString
+
+    sup = ClassDesc.make("com.example.Base", 1, {"id": "J", "tag": "Ljava/lang/String;"})
+    sub = ClassDesc.make("com.example.Sub", 2, {"n": "I", "tags": "[Ljava/lang/String;", "tag2": "Ljava/lang/String;"},
+                         superclass=sup)
+    annotated = ClassDesc("com.example.Annotated", 3, C.SC_SERIALIZABLE, [FieldDesc("I", "v")], None,
+                          [BlockData(b"\x01\x02"), "note"])
+    proxy = ClassDesc("(proxy)", 0, C.SC_SERIALIZABLE, (), None, (), ["com.example.Iface", "java.io.Serializable"])
+    long_name = ClassDesc("x" * 70000, 4)
+    odd = ClassDesc("com.example.\u00e9t\u00e9", 5, C.SC_SERIALIZABLE, [FieldDesc("L", "o", "Ljava/lang/Object;")])
+    raw = JavaString("com.example.Raw")
+    raw.raw = b"com.example.Raw"  # type: ignore[attr-defined]
+    raw_named = ClassDesc(raw, 6)
+    twin = ClassDesc.make("com.example.Base", 1, {"id": "J", "tag": "Ljava/lang/String;"})
+    other_suid = ClassDesc.make("com.example.Base", 99, {"id": "J", "tag": "Ljava/lang/String;"})
+
+    def obj(d: ClassDesc, per_class: dict[str, list[Any]]) -> JavaObject:
+        return JavaObject(d, [ClassData(c, list(per_class.get(c.name, [None] * len(c.fields))),
+                                        [] if c.flags & C.SC_WRITE_METHOD else None) for c in d.chain()])
+
+    values = [
+        obj(sub, {"com.example.Base": [7, "t"], "com.example.Sub": [1, None, "u"]}),
+        annotated, proxy, long_name, odd, raw_named, twin, other_suid, sup, sub,
+        obj(twin, {"com.example.Base": [8, "w"]}), obj(other_suid, {"com.example.Base": [9, "z"]}),
+        obj(odd, {odd.name: [None]}),
+    ]
+    for order in (values, list(reversed(values)), values[3:] + values[:3]):
+        out = same(order)
+        assert sum(1 for x in out if x == "ok") == len(order) - 1  # only the 70000-char name fails
+        out2 = same(order)  # the plans cached on the descriptors by the first run give the same
+        assert out2 == out

@@ -34,18 +34,40 @@ from .layout import layout as _layout_of
 
 
 cdef class _ObjectPlan:
-    """How the objects of one class are written when the class is simple: Serializable without
-    writeObject, no serializable superclass, primitive fields (needing no conversion) first."""
+    """What the writer needs of one class descriptor, read off it once (``ClassDesc._wplan``).
+
+    The descriptor itself (``plain_desc``: not a proxy, no class annotations): its name, its
+    bytes with the field type strings between them (writer._desc_wire), its superclass.
+    Its objects, when the class is simple (``simple``: Serializable without writeObject, no
+    serializable superclass, primitive fields needing no conversion first): field counts and
+    the packer of the primitive fields."""
 
     cdef bint simple
     cdef Py_ssize_t nprims
     cdef Py_ssize_t nfields
     cdef object pack   # struct.Struct.pack of the primitive fields
+    cdef bint plain_desc
+    cdef object name
+    cdef list segs
+    cdef object superclass
 
 
 cdef _ObjectPlan _plan_for(object desc):
     cdef _ObjectPlan plan = _ObjectPlan()
     plan.simple = False
+    plan.plain_desc = False
+    if desc.proxy_interfaces is None and not desc.annotations:
+        segs = desc._wire
+        if segs is None:
+            try:
+                segs = desc._wire = _desc_wire(desc)
+            except Exception:  # noqa: BLE001 - writer.py's _w_desc reports it
+                segs = None
+        if segs is not None:
+            plan.plain_desc = True
+            plan.name = desc.name
+            plan.segs = segs
+            plan.superclass = desc.superclass
     if (type(desc) is ClassDesc and desc.flags == SC_SERIALIZABLE and desc.superclass is None
             and desc.proxy_interfaces is None):
         lay = _layout_of(desc)
@@ -343,6 +365,46 @@ cdef class FastObjectOutputStream(ObjectOutputStream):
             self._depth -= 1
             return
         ObjectOutputStream._w(self, v)
+
+    cpdef _w_desc(self, d):
+        """A class descriptor: back-reference, or (plain, first of its class name in this stream)
+        its bytes from the plan; anything else by writer.py's _w_desc."""
+        cdef char* p
+        cdef _ObjectPlan plan
+        cdef Py_ssize_t h
+        cdef Py_ssize_t i
+        cdef Py_ssize_t n
+        cdef list segs
+        if d is None:
+            p = self._grow(1)
+            p[0] = <char>TC_NULL
+            return
+        if self._put_backref(d):
+            return
+        plan_o = d._wplan
+        plan = _plan_for(d) if plan_o is None else <_ObjectPlan>plan_o
+        if not plan.plain_desc or plan.name in self._dn:
+            ObjectOutputStream._w_desc(self, d)
+            return
+        h = self._next
+        self._table_put(<size_t><void*>d, h)
+        self._keep.append(d)
+        self._enter()
+        p = self._grow(1)
+        p[0] = <char>TC_CLASSDESC
+        self._next = h + 1  # what _assign_desc does
+        self._dn[plan.name] = [(d, h)]
+        self._keep.append(d)
+        segs = plan.segs
+        self._out += <bytes>segs[0]
+        n = len(segs)
+        for i in range(1, n, 3):
+            self._w_type_string_as(segs[i], segs[i + 1])
+            self._out += <bytes>segs[i + 2]
+        p = self._grow(1)
+        p[0] = <char>TC_ENDBLOCKDATA
+        self._w_desc(plan.superclass)
+        self._depth -= 1
 
     cpdef _w_object(self, v):
         """A JavaObject of a simple class (see _ObjectPlan) without writer.py's attribute walk."""

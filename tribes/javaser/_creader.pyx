@@ -13,6 +13,15 @@ cdef extern from "Python.h":
     int PyGC_Enable()
     object PyUnicode_DecodeASCII(const char* s, Py_ssize_t size, const char* errors)
 
+from cpython.object cimport PyObject, PyTypeObject
+
+
+cdef inline object _make_int(type cls, long long v):
+    """``int.__new__(cls, v)`` through int's tp_new (no method-wrapper call)."""
+    cdef tuple args = (v,)
+    return (<PyTypeObject*>int).tp_new(cls, <PyObject*>args, NULL)
+
+
 include "reader.py"
 
 

@@ -636,7 +636,12 @@ class ObjectInputStream:
                     # the two most common: no table lookup, the value made from the bytes in place
                     end = pos + (10 if d is INTEGER else 14)
                     if end <= self._n:
-                        if d is INTEGER:
+                        if cython.compiled:  # _make_int: int's tp_new called directly (_creader.pyx)
+                            if d is INTEGER:
+                                v = _make_int(JavaInteger, _be_i32(b, pos + 6))  # noqa: F821
+                            else:
+                                v = _make_int(JavaLong, _be_i64(b, pos + 6))  # noqa: F821
+                        elif d is INTEGER:
                             v = _INT_NEW(JavaInteger, _be_i32(b, pos + 6))
                         else:
                             v = _INT_NEW(JavaLong, _be_i64(b, pos + 6))

@@ -80,6 +80,18 @@ cdef _ObjectPlan _plan_for(object desc):
     return plan
 
 
+cdef inline void _be32(char* p, uint32_t v) noexcept nogil:
+    p[0] = <char>(v >> 24)
+    p[1] = <char>(v >> 16)
+    p[2] = <char>(v >> 8)
+    p[3] = <char>v
+
+
+cdef inline void _be64(char* p, uint64_t v) noexcept nogil:
+    _be32(p, <uint32_t>(v >> 32))
+    _be32(p + 4, <uint32_t>v)
+
+
 cdef inline size_t _hash_ptr(size_t k) noexcept nogil:
     # object addresses are 16-byte aligned: drop those bits, then mix (Fibonacci hashing)
     return <size_t>(((<uint64_t>k >> 4) * <uint64_t>0x9E3779B97F4A7C15ULL) >> 20)
@@ -227,36 +239,20 @@ cdef class FastObjectOutputStream(ObjectOutputStream):
         return PyByteArray_AS_STRING(out) + size
 
     cdef inline int _put_desc(self, object desc) except -1:
-        """The descriptor of a value: a back-reference once written (writer.py's _w_desc first)."""
-        cdef Py_ssize_t h = self._table_get(<size_t><void*>desc)
-        cdef char* p
-        cdef uint32_t v
-        if h < 0:
+        """The descriptor of a value: a back-reference once written (_w_desc the first time)."""
+        if not self._put_backref(desc):
             self._w_desc(desc)
-            return 0
-        v = <uint32_t>(BASE_WIRE_HANDLE + h)
-        p = self._grow(5)
-        p[0] = <char>TC_REFERENCE
-        p[1] = <char>(v >> 24)
-        p[2] = <char>(v >> 16)
-        p[3] = <char>(v >> 8)
-        p[4] = <char>v
         return 0
 
     cdef inline bint _put_backref(self, object obj) except -1:
         """A back-reference to this very object if it was written (True), else nothing (False)."""
         cdef Py_ssize_t h = self._table_get(<size_t><void*>obj)
         cdef char* p
-        cdef uint32_t v
         if h < 0:
             return False
-        v = <uint32_t>(BASE_WIRE_HANDLE + h)
         p = self._grow(5)
         p[0] = <char>TC_REFERENCE
-        p[1] = <char>(v >> 24)
-        p[2] = <char>(v >> 16)
-        p[3] = <char>(v >> 8)
-        p[4] = <char>v
+        _be32(p + 1, <uint32_t>(BASE_WIRE_HANDLE + h))
         return True
 
     cdef inline int _new_handle(self, object obj) except -1:
@@ -271,7 +267,6 @@ cdef class FastObjectOutputStream(ObjectOutputStream):
         cdef Py_ssize_t n
         cdef char* p
         cdef int64_t x
-        cdef uint64_t u
         if v is None:
             p = self._grow(1)
             p[0] = <char>TC_NULL
@@ -308,23 +303,10 @@ cdef class FastObjectOutputStream(ObjectOutputStream):
             p[0] = <char>TC_OBJECT
             self._put_desc(self._int_desc if t is JavaInteger else self._long_desc)
             self._new_handle(v)
-            u = <uint64_t>x
             if t is JavaInteger:
-                p = self._grow(4)
-                p[0] = <char>(u >> 24)
-                p[1] = <char>(u >> 16)
-                p[2] = <char>(u >> 8)
-                p[3] = <char>u
+                _be32(self._grow(4), <uint32_t>x)
             else:
-                p = self._grow(8)
-                p[0] = <char>(u >> 56)
-                p[1] = <char>(u >> 48)
-                p[2] = <char>(u >> 40)
-                p[3] = <char>(u >> 32)
-                p[4] = <char>(u >> 24)
-                p[5] = <char>(u >> 16)
-                p[6] = <char>(u >> 8)
-                p[7] = <char>u
+                _be64(self._grow(8), <uint64_t>x)
             return
         if t is bool:
             if self._put_backref(v):
@@ -349,18 +331,10 @@ cdef class FastObjectOutputStream(ObjectOutputStream):
             p[0] = <char>TC_OBJECT
             self._put_desc(_DATE_DESC)
             self._new_handle(v)
-            u = <uint64_t>x
             p = self._grow(11)
             p[0] = <char>TC_BLOCKDATA
             p[1] = 8
-            p[2] = <char>(u >> 56)
-            p[3] = <char>(u >> 48)
-            p[4] = <char>(u >> 40)
-            p[5] = <char>(u >> 32)
-            p[6] = <char>(u >> 24)
-            p[7] = <char>(u >> 16)
-            p[8] = <char>(u >> 8)
-            p[9] = <char>u
+            _be64(p + 2, <uint64_t>x)
             p[10] = <char>TC_ENDBLOCKDATA
             self._depth -= 1
             return
@@ -481,24 +455,12 @@ cdef class FastObjectOutputStream(ObjectOutputStream):
         f = <float><double>lf
         memcpy(&bits, &f, 4)
         p = self._grow(18)
-        p[0] = <char>(bits >> 24)
-        p[1] = <char>(bits >> 16)
-        p[2] = <char>(bits >> 8)
-        p[3] = <char>bits
-        p[4] = <char>(<uint32_t>thr >> 24)
-        p[5] = <char>(<uint32_t>thr >> 16)
-        p[6] = <char>(<uint32_t>thr >> 8)
-        p[7] = <char><uint32_t>thr
+        _be32(p, bits)
+        _be32(p + 4, <uint32_t>thr)
         p[8] = <char>TC_BLOCKDATA
         p[9] = 8
-        p[10] = <char>(<uint32_t>buckets >> 24)
-        p[11] = <char>(<uint32_t>buckets >> 16)
-        p[12] = <char>(<uint32_t>buckets >> 8)
-        p[13] = <char><uint32_t>buckets
-        p[14] = <char>(<uint32_t>n >> 24)
-        p[15] = <char>(<uint32_t>n >> 16)
-        p[16] = <char>(<uint32_t>n >> 8)
-        p[17] = <char><uint32_t>n
+        _be32(p + 10, <uint32_t>buckets)
+        _be32(p + 14, <uint32_t>n)
         while PyDict_Next(v, &pos, &key, &value):
             self._w(<object>key)
             self._w(<object>value)

@@ -7,9 +7,11 @@ import queue
 import subprocess
 import threading
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
-from interop.lab import Host
+from interop.fixtures import require_root_and_java
+from interop.lab import Host, Lab
+from interop.tomcat.node import TomcatCluster
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODE = os.path.join(HERE, "sessions_node.py")
@@ -171,3 +173,29 @@ def inject(host: Host, to: str, payloads: Sequence[bytes], options: int = 2, por
     if res.returncode != 0:
         raise PyNodeError(f"inject failed: {res.stderr[-2000:]}")
     return int(json.loads(res.stdout.strip().splitlines()[-1])["acks"])
+
+
+def session_lab(lab_factory: Callable[..., Lab], name: str, tomcat_versions: Sequence[str]) -> Lab:
+    """The lab of a session test module (10.77.15), once Java and the Tomcat versions are there."""
+    for v in sorted(set(tomcat_versions)):
+        require_root_and_java(int(v), tomcat=True)
+    return lab_factory(name, "10.77.15")
+
+
+def python_member(lab: Lab, cluster: TomcatCluster, version: str) -> Iterator[PyNode]:
+    """The Python node of a session test module (host .50, jvmRoute py1, contexts /app and ROOT,
+    session layouts of ``version``), yielded once it has both contexts' state transfer and
+    every Tomcat node has logged it as a member; closed afterwards."""
+    node = PyNode(lab.add_host("py", index=50), ["--jvm-route", "py1", "--context", "/app", "--context", "/",
+                                                  "--version", version, "--events", "--manager",
+                                                  "processExpiresFrequency=1", "--background-delay", "1"])
+    try:
+        assert node.ready["transfer"] == {"localhost#/app": "transferred", "localhost#": "transferred"}, node.ready
+        cluster.wait_membership(timeout=60)  # the Tomcat nodes see each other...
+        deadline = time.monotonic() + 60
+        while not all(node.host.address in n.members_from_log() for n in cluster.nodes):  # ...and us
+            assert time.monotonic() < deadline, "Tomcat did not add the Python member"
+            time.sleep(0.2)
+        yield node
+    finally:
+        node.close()

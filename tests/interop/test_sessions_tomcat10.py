@@ -11,10 +11,9 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from interop.fixtures import require_root_and_java
 from interop.lab import Lab
 from interop.tomcat.node import Browser, TomcatCluster
-from tests.interop.sessions_support import PyNode, attr_map, inject, route_base, tj
+from tests.interop.sessions_support import PyNode, attr_map, inject, python_member, route_base, session_lab, tj
 
 pytestmark = pytest.mark.interop
 
@@ -23,8 +22,7 @@ VERSION = "10"
 
 @pytest.fixture(scope="module")
 def lab(lab_factory: Callable[..., Lab]) -> Lab:
-    require_root_and_java(10, tomcat=True)
-    return lab_factory("ts", "10.77.15")
+    return session_lab(lab_factory, "ts", [VERSION])
 
 
 @pytest.fixture(scope="module")
@@ -34,20 +32,7 @@ def cluster(lab: Lab, tomcat_cluster: Callable[..., TomcatCluster]) -> TomcatClu
 
 @pytest.fixture(scope="module")
 def py(lab: Lab, cluster: TomcatCluster) -> Iterator[PyNode]:
-    node = PyNode(lab.add_host("py", index=50), ["--jvm-route", "py1", "--context", "/app", "--context", "/",
-                                                  "--version", "10.1", "--events", "--manager", "processExpiresFrequency=1",
-                                                  "--background-delay", "1"])
-    try:
-        assert node.ready["transfer"] == {"localhost#/app": "transferred", "localhost#": "transferred"}, node.ready
-        # Tomcat sees us: wait until both nodes logged the Python member
-        cluster.wait_membership(timeout=60)
-        deadline = time.monotonic() + 60
-        while not all("10.77.15.50" in n.members_from_log() for n in cluster.nodes):
-            assert time.monotonic() < deadline, "Tomcat did not add the Python member"
-            time.sleep(0.2)
-        yield node
-    finally:
-        node.close()
+    yield from python_member(lab, cluster, "10.1")
 
 
 def set_attr(b: Browser, node: Any, name: str, typ: str, value: str, ctx: str = "/app") -> dict[str, Any]:

@@ -7,23 +7,21 @@ Default tier: a few hundred examples; ``-m slow``: thousands. The atheris harnes
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from interop.javaser_summary import summary
+from tests.unit.javaser_mutation import mutate, mutations, seeds
 from tribes.javaser import (
     JavaArray,
-    JavaArrayList,
     JavaByte,
     JavaCharacter,
     JavaDate,
     JavaDouble,
     JavaEnum,
     JavaFloat,
-    JavaHashMap,
     JavaHashSet,
     JavaInteger,
     JavaLinkedHashMap,
@@ -41,7 +39,6 @@ from tribes.javaser import (
     to_json,
 )
 
-VEC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "vectors", "javaser", "10.1")
 SMALL = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LARGE = settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -110,40 +107,13 @@ def _check_value(v) -> None:
     json.dumps(to_json(back))
 
 
-def _seeds() -> list[bytes]:
-    out = []
-    for name in sorted(os.listdir(VEC)):
-        if name.endswith(".ser") and os.path.getsize(os.path.join(VEC, name)) < 2500:
-            with open(os.path.join(VEC, name), "rb") as f:
-                out.append(f.read())
-    return out
-
-
-SEEDS = _seeds()
+SEEDS = seeds(2500)
 LIMITS = Limits(max_depth=100, max_array_length=4096, max_handles=4096, max_string_length=4096)
-
-mutation = st.tuples(
-    st.integers(0, len(SEEDS) - 1),
-    st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255), st.sampled_from(["set", "insert", "delete"])),
-             min_size=1, max_size=4),
-    st.one_of(st.none(), st.integers(4, 10**6)),
-)
+mutation = mutations(len(SEEDS))
 
 
 def _check_stream(m) -> None:
-    idx, edits, cut = m
-    data = bytearray(SEEDS[idx])
-    for pos, byte, kind in edits:
-        p = 4 + pos % max(1, len(data) - 4)
-        if kind == "set" and p < len(data):
-            data[p] = byte
-        elif kind == "insert":
-            data.insert(p, byte)
-        elif kind == "delete" and p < len(data):
-            del data[p]
-    if cut is not None:
-        data = data[: max(4, cut % (len(data) + 1))]
-    data = bytes(data)
+    data = mutate(SEEDS, m)
     try:
         items = loads_all(data, LIMITS)
     except JavaSerializationError:

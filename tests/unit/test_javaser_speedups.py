@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from interop.javaser_summary import summary
+from tests.unit.javaser_mutation import mutate, mutations, seeds
 from tribes.javaser import (
     BlockData,
     JavaArray,
@@ -236,42 +237,12 @@ values = st.recursive(
 )
 
 
-def _seeds() -> list[bytes]:
-    out = []
-    for p in VECTORS:
-        if os.sep + "10.1" + os.sep in p and os.path.getsize(p) < 3000:
-            with open(p, "rb") as f:
-                out.append(f.read())
-    return out
-
-
-SEEDS = _seeds()
-mutation = st.tuples(
-    st.integers(0, max(0, len(SEEDS) - 1)),
-    st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255), st.sampled_from(["set", "insert", "delete"])),
-             min_size=1, max_size=4),
-    st.one_of(st.none(), st.integers(4, 10**6)),
-)
-
-
-def _mutate(m: Any) -> bytes:
-    idx, edits, cut = m
-    data = bytearray(SEEDS[idx])
-    for pos, byte, kind in edits:
-        p = 4 + pos % max(1, len(data) - 4)
-        if kind == "set" and p < len(data):
-            data[p] = byte
-        elif kind == "insert":
-            data.insert(p, byte)
-        elif kind == "delete" and p < len(data):
-            del data[p]
-    if cut is not None:
-        data = data[: max(4, cut % (len(data) + 1))]
-    return bytes(data)
+SEEDS = seeds(3000)
+mutation = mutations(len(SEEDS))
 
 
 def _check_read(m: Any) -> None:
-    data = _mutate(m)
+    data = mutate(SEEDS, m)
     assert read_outcome(c_reader, data) == read_outcome(pure_reader, data)
 
 

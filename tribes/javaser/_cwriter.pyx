@@ -373,7 +373,7 @@ cdef class FastObjectOutputStream(ObjectOutputStream):
         self._out += <bytes>segs[0]
         n = len(segs)
         for i in range(1, n, 3):
-            self._w_type_string_as(segs[i], segs[i + 1])
+            self._w_type_string(segs[i], segs[i + 1])
             self._out += <bytes>segs[i + 2]
         p = self._grow(1)
         p[0] = <char>TC_ENDBLOCKDATA

@@ -671,12 +671,7 @@ class ObjectInputStream:
                     st, cls = fw
                     end = pos + 6 + st.size
                     if end <= self._n and len(self._handles) < self._max_handles:
-                        if st is _I:
-                            v = int.__new__(JavaInteger, _be_i32(b, pos + 6))
-                        elif st is _Q:
-                            v = int.__new__(JavaLong, _be_i64(b, pos + 6))
-                        else:
-                            v = cls(st.unpack_from(b, pos + 6)[0])
+                        v = cls(st.unpack_from(b, pos + 6)[0])
                         self._handles.append(v)
                         self._pos = end
                         return v
@@ -1467,9 +1462,8 @@ def _new_date() -> JavaDate:
     return d  # type: ignore[no-any-return]
 
 
+#: the other boxed primitives of _read's fast path (Integer and Long come before it)
 _FAST_WRAPPERS: dict[int, tuple[struct.Struct, Callable[[Any], Any]]] = {
-    id(INTEGER): (_I, _new_int(JavaInteger)),
-    id(LONG): (_Q, _new_int(JavaLong)),
     id(SHORT): (_h, _new_int(JavaShort)),
     id(BYTE): (struct.Struct(">b"), _new_int(JavaByte)),
     id(DOUBLE): (_D, lambda v: float.__new__(JavaDouble, v)),

@@ -489,13 +489,9 @@ class ObjectOutputStream:
             self._new_string(s)
 
     @cython.ccall
-    def _w_type_string(self, s: str) -> None:
-        self._w_type_string_as(s, None)
-
-    @cython.ccall
-    def _w_type_string_as(self, s: str, wire: bytes | None) -> None:
+    def _w_type_string(self, s: str, wire: bytes) -> None:
         """A field type string: a back-reference to it or to an equal one (Java interns them),
-        else the string (``wire``: its bytes as a new string, when made already)."""
+        else ``wire``, its bytes as a new string (made once per descriptor: _desc_wire)."""
         if self._ref_obj(s):
             return
         exact = type(s) is str
@@ -506,7 +502,7 @@ class ObjectOutputStream:
         self._assign_obj(s)
         if not unshared:
             self._h[tkey] = self._next - 1
-        self._out += wire if wire is not None else _string_bytes(s)
+        self._out += wire
 
     @cython.ccall
     def _w_utf_raw(self, s: str) -> None:
@@ -554,7 +550,7 @@ class ObjectOutputStream:
             out += segs[0]
             n = len(segs)
             for i in range(1, n, 3):
-                self._w_type_string_as(segs[i], segs[i + 1])
+                self._w_type_string(segs[i], segs[i + 1])
                 out += segs[i + 2]
         self._w_items(d.annotations)
         self._w_desc(d.superclass)

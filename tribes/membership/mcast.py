@@ -38,6 +38,7 @@ from tribes.membership.member import (
     SHUTDOWN_PAYLOAD, TRIBES_MBR_BEGIN, Member, MemberDecodeError, decode_member, encode_member,
 )
 from tribes.membership.membership import MemberEvent
+from tribes.ratelimit import RateLimitedLog
 from tribes.membership.service import MBR_ALL, MBR_RX, MBR_TX, MembershipError, MembershipService
 
 __all__ = [
@@ -53,39 +54,6 @@ RECEIVE_ERROR_SLEEP = 0.5  # Tomcat sleeps 500 ms after a receive error
 
 class McastConfigError(MembershipError, ValueError):
     """A McastService attribute is unknown, unsupported or has a bad value."""
-
-
-class RateLimitedLog:
-    """One log line per kind of problem per ``interval`` seconds; the rest are counted.
-
-    The next line after a quiet period says how many were suppressed, so a flood of garbage
-    costs one line per interval, never one per packet.
-    """
-
-    def __init__(self, logger: logging.Logger, interval: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.logger = logger
-        self.interval = interval
-        self.clock = clock
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
-        self.counts: dict[str, int] = {}
-
-    def warn(self, kind: str, msg: str, *args: object) -> bool:
-        """Log (or count) one occurrence; True when a line was written."""
-        self.counts[kind] = self.counts.get(kind, 0) + 1
-        now = self.clock()
-        last = self._last.get(kind)
-        if last is not None and now - last < self.interval:
-            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
-            return False
-        self._last[kind] = now
-        suppressed = self._suppressed.pop(kind, 0)
-        if suppressed:
-            msg += " (%d more like this in the last %.0f s not logged)"
-            args = (*args, suppressed, self.interval)
-        self.logger.warning(msg, *args)
-        return True
 
 
 def parse_byte_literal(text: str) -> bytes:

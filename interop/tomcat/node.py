@@ -326,7 +326,9 @@ APP_CONTEXT_XML = """<?xml version="1.0" encoding="UTF-8"?>
 USERS_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <tomcat-users>
   <role rolename="tribes"/>
-  <user username="{user}" password="{password}" roles="tribes"/>
+  <role rolename="shopper"/>
+  <user username="{user}" password="{password}" roles="tribes,shopper"/>
+  <user username="bob" password="builder" roles="tribes,shopper"/>
 </tomcat-users>
 """
 

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(tomcat10-common libtomcat9-java tcpdump curl iproute2 tshark)
+# the web lab (issue 13): httpd, the browser and Redis are run by hand inside lab namespaces, never as services
+APT_PACKAGES+=(apache2-bin chromium chromium-driver redis-server)
 need_apt=0
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt=1
@@ -16,7 +18,11 @@ if [ "$need_apt" = 1 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     # never the `tomcat10` package: it brings a system service on port 8080
+    # policy-rc.d 101 = no service may start on install (redis-server would listen on the machine)
+    policy_rc=/usr/sbin/policy-rc.d; own_policy=0
+    if [ ! -e "$policy_rc" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy_rc"; chmod 755 "$policy_rc"; own_policy=1; fi
     apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null
+    if [ "$own_policy" = 1 ]; then rm -f "$policy_rc"; fi
   else
     echo "setup: not root, skipping Debian packages (interop tests will be skipped)" >&2
   fi

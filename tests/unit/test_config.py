@@ -385,11 +385,11 @@ def test_python_api_builds_the_same_configuration() -> None:
 def test_validate_after_api_edits_finds_problems() -> None:
     cfg = ClusterConfig.default()
     cfg.channel.membership.attributes["frequency"] = 0  # bypassing set()
-    cfg.channel.interceptors.append(Interceptor(class_name=IC + "EncryptInterceptor"))
+    cfg.channel.interceptors.append(Interceptor(class_name=IC + "NonBlockingCoordinator"))
     with pytest.raises(ConfigError) as err:
         cfg.validate()
     text = str(err.value)
-    assert "must be greater than 0" in text and "not supported: EncryptInterceptor" in text
+    assert "must be greater than 0" in text and "not supported: NonBlockingCoordinator" in text
 
 
 def test_deepcopy_and_json_roundtrip() -> None:

@@ -235,6 +235,17 @@ def _send_options(value: Any) -> int:
                            "list of: async, byte_message, multicast, secure, sync, udp, use_ack") from None
 
 
+def _encryption_key(value: Any) -> Any:
+    """EncryptInterceptor's encryptionKey: hex, 16/24/32 bytes (the message never shows the key)."""
+    from tribes.interceptors.encrypt import EncryptConfigError, parse_key
+
+    try:
+        parse_key(value)
+    except EncryptConfigError as exc:
+        raise ValueProblem(str(exc)) from None
+    return value
+
+
 _RECEIVERS = ("NioReceiver", "BioReceiver")
 _SENDERS = ("PooledParallelSender", "ParallelNioSender", "PooledMultiSender", "MultipointBioSender")
 _MEMBERSHIPS = ("McastService", "StaticMembershipService")
@@ -287,6 +298,10 @@ SEMANTICS: list[tuple[tuple[str, ...], str, Any]] = [
     (("StaticMembershipService",), "expirationTime", _positive),
     (("ReplicationValve",), "filter", lambda v: v or None),  # setFilter("") clears the filter
     (("StaticMembershipService",), "pingInterval", _positive),
+    (("EncryptInterceptor",), "encryptionKey", _encryption_key),
+    (("EncryptInterceptor",), "encryptionKeyString", _encryption_key),
+    (("EncryptInterceptor",), "replayWindowTime", _positive),
+    (("EncryptInterceptor",), "replayWindowMessageCount", _positive),
 ]
 
 

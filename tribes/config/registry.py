@@ -122,10 +122,8 @@ REGISTRY: dict[str, Implementation] = {e.class_name: e for e in [
     _e(_IC + "ThroughputInterceptor", "Interceptor", SUPPORTED, "tribes.interceptors:ThroughputInterceptor"),
     _e(_IC + "StaticMembershipInterceptor", "Interceptor", SUPPORTED,
        "tribes.interceptors:StaticMembershipInterceptor"),
-    _e(_IC + "EncryptInterceptor", "Interceptor", UNSUPPORTED, None,
-       "not supported: EncryptInterceptor (message encryption is not implemented in the Python node); "
-       "remove it from every node and protect the cluster network instead (a private VLAN or an "
-       "encrypted tunnel such as WireGuard)"),
+    _e(_IC + "EncryptInterceptor", "Interceptor", SUPPORTED, "tribes.interceptors:EncryptInterceptor",
+       "9.0 and 10.1 formats (chosen by the Tomcat version); providerName is not applicable"),
     _e(_IC + "NonBlockingCoordinator", "Interceptor", UNSUPPORTED, None,
        "not supported: NonBlockingCoordinator: " + _NO_ELECTION),
     _e(_IC + "SimpleCoordinator", "Interceptor", UNSUPPORTED, None,

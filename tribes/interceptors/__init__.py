@@ -18,6 +18,7 @@ _NAMES = {
     "OrderInterceptor": "tribes.interceptors.order",
     "FragmentationInterceptor": "tribes.interceptors.fragmentation",
     "StaticMembershipInterceptor": "tribes.interceptors.static_membership",
+    "EncryptInterceptor": "tribes.interceptors.encrypt",
 }
 
 __all__ = list(_NAMES)

@@ -944,6 +944,11 @@ def _wrap(v: int, bits: int) -> int:
     return v
 
 
+def _w_tuple(self: ObjectOutputStream, v: tuple[Any, ...]) -> None:
+    """A tuple travels as an ArrayList (Flask's ``_flashes`` is a list of tuples); it reads back as a list."""
+    self._w_arraylist(list(v))
+
+
 def _m(name: str) -> Callable[[ObjectOutputStream, Any], None]:
     """The method by name, looked up at run time (a plain function in both twins)."""
     return getattr(ObjectOutputStream, name)  # type: ignore[no-any-return]
@@ -969,6 +974,7 @@ _DISPATCH: dict[type, Callable[[ObjectOutputStream, Any], None]] = {
     JavaArray: _m("_w_array"),
     list: _m("_w_arraylist"),
     JavaArrayList: _m("_w_arraylist"),
+    tuple: _w_tuple,
     JavaLinkedList: _m("_w_linkedlist"),
     dict: _m("_w_hashmap"),
     JavaHashMap: _m("_w_hashmap"),

@@ -18,7 +18,7 @@ from tribes.capture.tcp import TcpStream
 from tribes.io.channel_data import ChannelData
 from tribes.io.errors import FramingError, WireDecodeError
 from tribes.io.framing import ACK_DATA, DEFAULT_MAX_MESSAGE_SIZE, FAIL_ACK_DATA, START_DATA, FrameDecoder
-from tribes.io.options import send_options_to_string
+from tribes.channel import send_options_to_string
 from tribes.membership.member import TRIBES_MBR_BEGIN, Member, decode_member
 
 log = logging.getLogger("tribes.capture")

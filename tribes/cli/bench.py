@@ -124,7 +124,7 @@ async def _run(net: NetworkOptions, count: int, size: int, to: str, options: int
         except NodeError as exc:
             click.echo(f"tribes bench: {exc}", err=True)
             return exc.exit_code
-        from tribes.io.options import send_options_to_string
+        from tribes.channel import send_options_to_string
         header = (f"bench: {count} messages of {size} bytes to {len(dests)} member(s), options {options} "
                   f"({send_options_to_string(options)}), concurrency {concurrency}")
         if not as_json:

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from tribes.channel import SendOptions
 from tribes.cli.common import (EXIT_ERRORS, EXIT_OK, NetworkOptions, emit_json,
                                hex_id, network_options)
 from tribes.cli.node import (NodeError, build_node, config_options, explicit_flags, load_node_config,
@@ -44,7 +45,7 @@ def member_json(m: Any) -> dict[str, Any]:
 
 def send_options(ack: bool, sync: bool, options: str | None) -> int:
     """The send options: --options wins; otherwise BYTE_MESSAGE + USE_ACK (+ SYNCHRONIZED_ACK)."""
-    from tribes.io.options import SendOptions, parse_send_options
+    from tribes.channel import parse_send_options
     if options is not None:
         try:
             return parse_send_options(options) | int(SendOptions.BYTE_MESSAGE)
@@ -109,7 +110,7 @@ async def _run(net: NetworkOptions, payload: bytes, to: str, count: int, options
         except NodeError as exc:
             click.echo(f"tribes send: {exc}", err=True)
             return exc.exit_code
-        from tribes.io.options import send_options_to_string
+        from tribes.channel import send_options_to_string
         opt_names = send_options_to_string(options)
         if not as_json:
             click.echo(f"sending {len(payload)} byte(s) x {count} (options {options}: {opt_names}) "
@@ -124,11 +125,11 @@ async def _run(net: NetworkOptions, payload: bytes, to: str, count: int, options
             failed_members += 1
         if as_json:
             emit_json("send", member=member_json(m), ok=r["failed"] == 0, sent=r["sent"], failed=r["failed"],
-                      ms=r["ms"], acked=bool(options & 0x2) and r["sent"] > 0, errors=r["errors"][:5])
+                      ms=r["ms"], acked=bool(options & SendOptions.USE_ACK) and r["sent"] > 0, errors=r["errors"][:5])
         else:
             status = "ok" if not r["failed"] else "FAILED"
             timing = f"{r['ms']:.2f} ms avg" if r["ms"] is not None else ""
-            what = "acknowledged" if options & 0x2 else "written"
+            what = "acknowledged" if options & SendOptions.USE_ACK else "written"
             line = f"  {m.host_str}:{m.port:<6} {status:<7} {r['sent']}/{count} {what} {timing}"
             if r["errors"]:
                 line += f"  ({r['errors'][0]})"

@@ -20,69 +20,24 @@ import asyncio
 import inspect
 import logging
 import time
-from typing import Any, Awaitable, Iterator, Protocol, Sequence
+from typing import Any, Awaitable, Iterator, Sequence
 
-from tribes.group.coordinator import DEFAULT, ChannelCoordinator
-from tribes.group.interceptor import ChannelInterceptor, InterceptorPayload
-from tribes.io.channel_data import ChannelData, new_unique_id
-from tribes.membership.member import Member
+from tribes.channel import (DEFAULT, ByteMessage, ChannelException, ChannelInterceptor, ChannelListener,
+                            ErrorHandler, InterceptorPayload, MembershipListener, RemoteProcessException,
+                            SendOptions, SerializedMessage, UniqueId, new_unique_id)
+from tribes.group.coordinator import ChannelCoordinator
+from tribes.io.channel_data import ChannelData
+from tribes.io.member import Member
 from tribes.membership.service import MembershipService
-from tribes.transport.errors import ChannelException, RemoteProcessException
 from tribes.transport.receiver import NioReceiver
 from tribes.transport.transmitter import ReplicationTransmitter
 
 log = logging.getLogger("tribes.group")
 
-BYTE_MESSAGE = 0x1
-SEND_OPTIONS_DEFAULT = 0x2
+BYTE_MESSAGE = SendOptions.BYTE_MESSAGE
 
+# ByteMessage, UniqueId, ChannelListener, ErrorHandler: defined in tribes.channel, importable from here
 __all__ = ["GroupChannel", "ByteMessage", "UniqueId", "ChannelListener", "ErrorHandler"]
-
-
-class ByteMessage:
-    """Raw bytes sent without Java serialization (``SEND_OPTIONS_BYTE_MESSAGE``)."""
-
-    __slots__ = ("message",)
-
-    def __init__(self, message: bytes | bytearray | memoryview = b"") -> None:
-        self.message = message if isinstance(message, bytes) else bytes(message)
-
-    def __bytes__(self) -> bytes:
-        return self.message
-
-    def __len__(self) -> int:
-        return len(self.message)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ByteMessage) and other.message == self.message
-
-    def __hash__(self) -> int:
-        return hash(self.message)
-
-    def __repr__(self) -> str:
-        return f"ByteMessage({len(self.message)} bytes)"
-
-
-class UniqueId(bytes):
-    """The 16-byte ChannelData uniqueId of a sent message; ``str()`` is lowercase hex."""
-
-    def __str__(self) -> str:
-        return self.hex()
-
-    def __repr__(self) -> str:
-        return f"UniqueId({self.hex()})"
-
-
-class ChannelListener(Protocol):
-    def accept(self, msg: Any, sender: Member) -> bool: ...
-
-    def message_received(self, msg: Any, sender: Member) -> None | Awaitable[None]: ...
-
-
-class ErrorHandler(Protocol):
-    def handle_error(self, exc: ChannelException, unique_id: UniqueId) -> None: ...
-
-    def handle_completion(self, unique_id: UniqueId) -> None: ...
 
 
 class GroupChannel(ChannelInterceptor):
@@ -102,8 +57,8 @@ class GroupChannel(ChannelInterceptor):
         self.heartbeat_sleeptime = heartbeat_sleeptime
         self.name = name
         self.option_check = False
-        self.channel_listeners: list[Any] = []
-        self.membership_listeners: list[Any] = []
+        self.channel_listeners: list[ChannelListener] = []
+        self.membership_listeners: list[MembershipListener] = []
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._interceptors_added = False
 
@@ -139,20 +94,20 @@ class GroupChannel(ChannelInterceptor):
             yield i
             i = i.next
 
-    def add_channel_listener(self, listener: Any) -> None:
+    def add_channel_listener(self, listener: ChannelListener) -> None:
         if listener in self.channel_listeners:
             raise ValueError(f"channel listener {listener!r} already added")
         self.channel_listeners.append(listener)
 
-    def remove_channel_listener(self, listener: Any) -> None:
+    def remove_channel_listener(self, listener: ChannelListener) -> None:
         if listener in self.channel_listeners:
             self.channel_listeners.remove(listener)
 
-    def add_membership_listener(self, listener: Any) -> None:
+    def add_membership_listener(self, listener: MembershipListener) -> None:
         if listener not in self.membership_listeners:
             self.membership_listeners.append(listener)
 
-    def remove_membership_listener(self, listener: Any) -> None:
+    def remove_membership_listener(self, listener: MembershipListener) -> None:
         if listener in self.membership_listeners:
             self.membership_listeners.remove(listener)
 
@@ -228,9 +183,9 @@ class GroupChannel(ChannelInterceptor):
                     log.exception("heartbeat of listener %r failed", listener)
 
     # -- sending -------------------------------------------------------------------------------------
-    async def send(self, members: Sequence[Member] | Member, message: Any, options: int = SEND_OPTIONS_DEFAULT,
+    async def send(self, members: Sequence[Member] | Member, message: Any, options: int = SendOptions.DEFAULT,
                    error_handler: ErrorHandler | None = None) -> UniqueId:
-        """Send ``message`` (``ByteMessage`` or a Java-serializable value) to ``members``."""
+        """Send ``message`` (``ByteMessage``, ``SerializedMessage`` or a Java-serializable value) to ``members``."""
         if message is None:
             raise ChannelException("cannot send a null message")
         if isinstance(members, Member):
@@ -240,6 +195,9 @@ class GroupChannel(ChannelInterceptor):
         if isinstance(message, ByteMessage):
             payload = message.message
             options = int(options) | BYTE_MESSAGE
+        elif isinstance(message, SerializedMessage):
+            payload = message.data
+            options = int(options) & ~BYTE_MESSAGE
         else:
             from tribes.javaser import dumps
             try:

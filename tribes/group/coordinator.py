@@ -12,26 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Awaitable, Sequence
 
-from tribes.group.interceptor import ChannelInterceptor, InterceptorPayload
+from tribes.channel import (DEFAULT, MBR_RX_SEQ, MBR_TX_SEQ, SND_RX_SEQ, SND_TX_SEQ, Channel, ChannelException,
+                            ChannelInterceptor, InterceptorPayload, SendOptions)
 from tribes.io.channel_data import ChannelData
-from tribes.membership.member import Member
+from tribes.io.member import Member
+from tribes.membership.membership import MemberEvent, MemberEventKind
 from tribes.membership.service import MembershipService
-from tribes.transport.errors import ChannelException
 from tribes.transport.receiver import NioReceiver
 from tribes.transport.transmitter import ReplicationTransmitter
 
 log = logging.getLogger("tribes.group")
 
-SND_RX_SEQ = 1
-SND_TX_SEQ = 2
-MBR_RX_SEQ = 4
-MBR_TX_SEQ = 8
-DEFAULT = 15
-
-MULTICAST = 0x40
-
+# the start levels are defined in tribes.channel and importable from here as before
 __all__ = ["ChannelCoordinator", "LocalOnlyMembership", "SND_RX_SEQ", "SND_TX_SEQ", "MBR_RX_SEQ",
            "MBR_TX_SEQ", "DEFAULT"]
 
@@ -43,21 +38,17 @@ class LocalOnlyMembership(MembershipService):
     same events a real membership service would.
     """
 
-    async def start(self, level: int = 12) -> None:
+    async def start(self, level: int = MBR_RX_SEQ | MBR_TX_SEQ) -> None:
         self.start_level |= level
 
-    async def stop(self, level: int = 12) -> None:
+    async def stop(self, level: int = MBR_RX_SEQ | MBR_TX_SEQ) -> None:
         self.start_level &= ~level
 
     def add_member(self, member: Member) -> None:
-        import time as _time
-
-        from tribes.membership.membership import MemberEvent, MemberEventKind
-        if self.membership.add(member, _time.monotonic()):
+        if self.membership.add(member, time.monotonic()):
             self._publish([MemberEvent(MemberEventKind.ADDED, member, "static")])
 
     def remove_member(self, member: Member) -> None:
-        from tribes.membership.membership import MemberEvent, MemberEventKind
         if self.membership.remove(member) is not None:
             self._publish([MemberEvent(MemberEventKind.DISAPPEARED, member, "static")])
 
@@ -106,15 +97,9 @@ class _MembershipBridge:
             except Exception:
                 log.exception("membership event for %s failed in the interceptor chain", member.name)
 
-    async def drain(self) -> None:
-        """Wait until queued events have been passed up (tests)."""
-        q = self.queue
-        while q is not None and not q.empty():
-            await asyncio.sleep(0.01)
-
 
 class ChannelCoordinator(ChannelInterceptor):
-    default_option_flag = 0x1 | 0x2 | 0x4
+    default_option_flag = int(SendOptions.BYTE_MESSAGE | SendOptions.USE_ACK | SendOptions.SYNCHRONIZED_ACK)
 
     def __init__(self, receiver: NioReceiver | None = None, sender: ReplicationTransmitter | None = None,
                  membership: MembershipService | None = None) -> None:
@@ -131,7 +116,7 @@ class ChannelCoordinator(ChannelInterceptor):
                            payload: InterceptorPayload | None = None) -> None:
         if destination is None:
             destination = self.membership.members()
-        if msg.options & MULTICAST:
+        if msg.options & SendOptions.MULTICAST:
             self.membership.broadcast(msg.encode_frame())
             return
         await self.sender.send_message(msg, destination)
@@ -180,9 +165,9 @@ class ChannelCoordinator(ChannelInterceptor):
                 self.membership.set_membership_listener(self._bridge)
                 if hasattr(self.membership, "set_message_listener"):
                     self.membership.set_message_listener(self)  # multicast channel messages
-                await self.membership.start(4)
+                await self.membership.start(MBR_RX_SEQ)
             if svc & MBR_TX_SEQ:
-                await self.membership.start(8)
+                await self.membership.start(MBR_TX_SEQ)
         except ChannelException:
             raise
         except Exception as exc:
@@ -195,9 +180,9 @@ class ChannelCoordinator(ChannelInterceptor):
             return
         try:
             if svc & MBR_TX_SEQ:
-                await self.membership.stop(8)
+                await self.membership.stop(MBR_TX_SEQ)
             if svc & MBR_RX_SEQ:
-                await self.membership.stop(4)
+                await self.membership.stop(MBR_RX_SEQ)
                 self.membership.set_membership_listener(None)
                 await self._bridge.stop()
             if svc & SND_TX_SEQ:
@@ -212,6 +197,11 @@ class ChannelCoordinator(ChannelInterceptor):
     async def heartbeat(self) -> None:
         self.sender.heartbeat()
         await super().heartbeat()
+
+    def set_channel(self, channel: Channel | None) -> None:
+        """The channel, and the membership service with it (Tomcat: ``membershipService.setChannel``)."""
+        super().set_channel(channel)
+        self.membership.set_channel(channel)
 
     # -- queries -------------------------------------------------------------------------------------
     def has_members(self) -> bool:

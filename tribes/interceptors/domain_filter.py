@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Awaitable
 
-from tribes.group.interceptor import ChannelInterceptor
+from tribes.channel import ChannelInterceptor
 from tribes.io.channel_data import ChannelData
 from tribes.membership.member import Member
 from tribes.membership.membership import Membership

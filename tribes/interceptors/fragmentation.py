@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Awaitable, Sequence
 
-from tribes.group.interceptor import ChannelInterceptor, InterceptorPayload
+from tribes.channel import ChannelInterceptor, InterceptorPayload
 from tribes.io.channel_data import ChannelData
 from tribes.membership.member import Member
 

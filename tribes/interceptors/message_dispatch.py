@@ -16,27 +16,25 @@ import logging
 import time
 from typing import Any, Sequence
 
-from tribes.group.interceptor import ChannelInterceptor, InterceptorPayload
+from tribes.channel import (SND_TX_SEQ, ChannelException, ChannelInterceptor, ErrorHandler, InterceptorPayload,
+                            SendOptions, UniqueId)
 from tribes.io.channel_data import ChannelData
 from tribes.membership.member import Member
-from tribes.transport.errors import ChannelException
 
 log = logging.getLogger("tribes.interceptors")
 
-ASYNCHRONOUS = 0x8
-SND_TX_SEQ = 2
 
 __all__ = ["MessageDispatchInterceptor"]
 
 
 class MessageDispatchInterceptor(ChannelInterceptor):
-    default_option_flag = ASYNCHRONOUS
+    default_option_flag = int(SendOptions.ASYNCHRONOUS)
 
     def __init__(self, max_queue_size: int = 64 * 1024 * 1024, always_send: bool = True,
                  use_deep_clone: bool = True, max_threads: int = 10, max_spare_threads: int = 2,
                  keep_alive_time: int = 5000, option_flag: int | None = None) -> None:
         super().__init__(option_flag)
-        if self.option_flag != ASYNCHRONOUS:
+        if self.option_flag != SendOptions.ASYNCHRONOUS:
             log.warning("MessageDispatchInterceptor: option flag %#x is not SEND_OPTIONS_ASYNCHRONOUS (8); "
                         "Tomcat warns about this too", self.option_flag)
         self.max_queue_size = max_queue_size
@@ -54,13 +52,13 @@ class MessageDispatchInterceptor(ChannelInterceptor):
         self._last_warning = 0.0
 
     def set_option_flag(self, flag: int) -> None:
-        if flag != ASYNCHRONOUS:
+        if flag != SendOptions.ASYNCHRONOUS:
             log.warning("MessageDispatchInterceptor: option flag should be 8 (asynchronous)")
         super().set_option_flag(flag)
 
     async def send_message(self, destination: Sequence[Member], msg: ChannelData,
                            payload: InterceptorPayload | None = None) -> None:
-        if (msg.options & ASYNCHRONOUS) and self.run and self._queue is not None:
+        if (msg.options & SendOptions.ASYNCHRONOUS) and self.run and self._queue is not None:
             size = len(msg.message)
             if self.current_size + size > self.max_queue_size:
                 if self.always_send:
@@ -141,8 +139,7 @@ class MessageDispatchInterceptor(ChannelInterceptor):
                 self.current_size -= len(msg.message)
 
 
-def _call(handler: Any, name: str, *args: Any) -> None:
-    from tribes.group.channel import UniqueId
+def _call(handler: ErrorHandler, name: str, *args: Any) -> None:
     fn = getattr(handler, name, None)
     if fn is None:
         return

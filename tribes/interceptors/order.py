@@ -11,10 +11,9 @@ from __future__ import annotations
 import time
 from typing import Awaitable, Sequence
 
-from tribes.group.interceptor import ChannelInterceptor, InterceptorPayload, gather_results
+from tribes.channel import ChannelException, ChannelInterceptor, InterceptorPayload, gather_results
 from tribes.io.channel_data import ChannelData
 from tribes.membership.member import Member
-from tribes.transport.errors import ChannelException
 
 __all__ = ["OrderInterceptor"]
 

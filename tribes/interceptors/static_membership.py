@@ -24,7 +24,7 @@ import logging
 import time
 from typing import Any, Awaitable, Iterable, Mapping, Sequence
 
-from tribes.group.interceptor import ChannelInterceptor
+from tribes.channel import ChannelInterceptor
 from tribes.io.channel_data import ChannelData, new_unique_id
 from tribes.membership.member import SHUTDOWN_PAYLOAD, Member
 

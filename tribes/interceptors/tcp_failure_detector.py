@@ -23,11 +23,11 @@ import logging
 import time
 from typing import Awaitable, Sequence
 
-from tribes.group.interceptor import ChannelInterceptor, InterceptorPayload
+from tribes.channel import (ChannelException, ChannelInterceptor, InterceptorPayload, RemoteProcessException,
+                            SendOptions)
 from tribes.io.channel_data import ChannelData, new_unique_id
 from tribes.membership.member import SHUTDOWN_PAYLOAD, Member
 from tribes.membership.membership import Membership
-from tribes.transport.errors import ChannelException, RemoteProcessException
 
 log = logging.getLogger("tribes.interceptors")
 
@@ -35,8 +35,6 @@ TCP_FAIL_DETECT = bytes.fromhex(
     "4fa77348798243c99f6f8980a15b07147dd9525bebf1439ab77ebe8f81671eb6"
     "3715be87457e4ca8bf0a4d135338153255f694b73afa407891047dd77284c0d5")
 
-BYTE_MESSAGE = 0x1
-USE_ACK = 0x2
 
 __all__ = ["TcpFailureDetector", "TCP_FAIL_DETECT", "probe_member"]
 
@@ -53,8 +51,8 @@ async def probe_member(member: Member, local: Member | None, payload: bytes, sen
         if send_test:
             if local is None:
                 return True
-            options = option_flag | BYTE_MESSAGE
-            options = (options | USE_ACK) if read_test else (options & ~USE_ACK)
+            options = option_flag | SendOptions.BYTE_MESSAGE
+            options = (options | SendOptions.USE_ACK) if read_test else (options & ~SendOptions.USE_ACK)
             data = ChannelData(options, int(time.time() * 1000), new_unique_id(), local, payload)
             writer.write(data.encode_frame())
             await asyncio.wait_for(writer.drain(), read_timeout_ms / 1000.0)

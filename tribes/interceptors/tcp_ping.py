@@ -12,11 +12,10 @@ import logging
 import time
 from typing import Awaitable
 
-from tribes.group.interceptor import ChannelInterceptor
+from tribes.channel import ChannelException, ChannelInterceptor
 from tribes.interceptors.tcp_failure_detector import TcpFailureDetector
 from tribes.io.channel_data import ChannelData, new_unique_id
 from tribes.membership.member import Member
-from tribes.transport.errors import ChannelException
 
 log = logging.getLogger("tribes.interceptors")
 

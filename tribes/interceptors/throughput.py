@@ -5,10 +5,9 @@ import logging
 import time
 from typing import Awaitable, Sequence
 
-from tribes.group.interceptor import ChannelInterceptor, InterceptorPayload
+from tribes.channel import ChannelException, ChannelInterceptor, InterceptorPayload
 from tribes.io.channel_data import ChannelData
 from tribes.membership.member import Member
-from tribes.transport.errors import ChannelException
 
 log = logging.getLogger("tribes.interceptors")
 

@@ -7,24 +7,16 @@ Layout (``tribes.io.layouts.ChannelDataPackage``)::
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from tribes import fastpath
+from tribes.channel import ALL_SEND_OPTIONS, SendOptions, new_unique_id
 from tribes.io.errors import ChannelDataDecodeError, MemberDecodeError
 from tribes.io.framing import ACK_DATA, FAIL_ACK_DATA
-from tribes.io.options import SendOptions
-from tribes.membership.member import Member, _member_from_fields, encode_member
+from tribes.io.member import Member, _member_from_fields, encode_member
 
+# new_unique_id: defined in tribes.channel, importable from here as before
 __all__ = ["ChannelData", "ChannelDataDecodeError", "new_unique_id", "is_ack", "is_fail_ack"]
-
-
-def new_unique_id() -> bytes:
-    """16 random bytes with RFC 4122 version-4 bits, like Tomcat's ``UUIDGenerator.randomUUID(true)``."""
-    b = bytearray(os.urandom(16))
-    b[6] = (b[6] & 0x0F) | 0x40
-    b[8] = (b[8] & 0x3F) | 0x80
-    return bytes(b)
 
 
 def is_ack(body: bytes) -> bool:
@@ -54,7 +46,7 @@ class ChannelData:
 
     @property
     def send_options(self) -> SendOptions:
-        return SendOptions(self.options & 0x7F)
+        return SendOptions(self.options & ALL_SEND_OPTIONS)
 
     @classmethod
     def decode(cls, body: bytes | bytearray | memoryview) -> "ChannelData":

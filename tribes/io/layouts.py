@@ -6,6 +6,8 @@ vectors made by Tomcat with them and require the same bytes/values as the hot pa
 """
 from __future__ import annotations
 
+from typing import Any
+
 from construct import (
     Bytes,
     Const,
@@ -20,14 +22,14 @@ from construct import (
 )
 
 from tribes.io.errors import MemberDecodeError  # noqa: F401  (re-exported for convenience)
+from tribes.io.framing import END_DATA, START_DATA
 
+#: the member packet's markers (MemberImpl.TRIBES_MBR_BEGIN / END); tribes.io.member uses these
 TRIBES_MBR_BEGIN = b"TRIBES-B\x01\x00"
 TRIBES_MBR_END = b"TRIBES-E\x01\x00"
-START_DATA = b"FLT2002"
-END_DATA = b"TLF2003"
 
 
-def _member_body_length(ctx) -> int:
+def _member_body_length(ctx: Any) -> int:
     return (8 + 4 + 4 + 4 + 1 + len(ctx.host) + 4 + len(ctx.command) + 4 + len(ctx.domain)
             + 16 + 4 + len(ctx.payload))
 

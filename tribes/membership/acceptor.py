@@ -27,7 +27,8 @@ import struct
 import time
 from typing import Callable
 
-from tribes.membership.member import Member
+from tribes.channel import SendOptions
+from tribes.io.member import Member
 
 __all__ = ["ProbeAcceptor", "TCP_FAIL_DETECT", "get_all_sessions_context", "no_context_manager_message"]
 
@@ -168,7 +169,7 @@ class ProbeAcceptor:
                         msg = ChannelData.decode(body)
                     except ValueError:
                         continue
-                    if msg.options & 0x2:  # USE_ACK (sync or not: the same ACK frame)
+                    if msg.options & SendOptions.USE_ACK:  # sync or not: the same ACK frame
                         writer.write(ACK_FRAME)
                         self.acks += 1
                     payload = bytes(msg.message)
@@ -189,7 +190,7 @@ class ProbeAcceptor:
         local = self.local_member() if self.local_member is not None else None
         if local is None:
             return
-        reply = ChannelData(8, int(time.time() * 1000), new_unique_id(), local,
+        reply = ChannelData(SendOptions.ASYNCHRONOUS, int(time.time() * 1000), new_unique_id(), local,
                             no_context_manager_message(context))
         try:
             _r, w = await asyncio.wait_for(asyncio.open_connection(to.host_str, to.port), 3)

@@ -19,32 +19,26 @@ import asyncio
 import inspect
 import logging
 import time
-from typing import AsyncIterator, Awaitable, Callable, Protocol, runtime_checkable
+from typing import AsyncIterator, Callable
 
-from tribes.membership.member import Member, new_member_id
+from tribes.channel import MBR_RX_SEQ, MBR_TX_SEQ, Channel, MembershipListener, new_unique_id
+from tribes.io.member import Member
 from tribes.membership.membership import MemberEvent, MemberEventKind, Membership
 
 __all__ = [
     "MBR_RX", "MBR_TX", "MBR_ALL", "MembershipListener", "MembershipService", "MemberEvent",
-    "MemberEventKind", "Membership", "MembershipError", "new_member_id",
+    "MemberEventKind", "Membership", "MembershipError",
 ]
 
 log = logging.getLogger("tribes.membership")
 
-MBR_RX = 4  # Channel.MBR_RX_SEQ
-MBR_TX = 8  # Channel.MBR_TX_SEQ
+MBR_RX = MBR_RX_SEQ  # Tomcat's names for them in MembershipService
+MBR_TX = MBR_TX_SEQ
 MBR_ALL = MBR_RX | MBR_TX
 
 
 class MembershipError(Exception):
     """A membership service could not start or was misconfigured."""
-
-
-@runtime_checkable
-class MembershipListener(Protocol):
-    def member_added(self, member: Member) -> None | Awaitable[None]: ...
-
-    def member_disappeared(self, member: Member) -> None | Awaitable[None]: ...
 
 
 def epoch_ms() -> int:
@@ -65,6 +59,12 @@ class MembershipService:
         self._tasks: set[asyncio.Task[None]] = set()
         self.membership = Membership()
         self.start_level = 0
+        #: the channel this service runs on (set by the ChannelCoordinator; Tomcat: ``setChannel``)
+        self.channel: Channel | None = None
+
+    def set_channel(self, channel: Channel | None) -> None:
+        """The channel this service runs on (Tomcat: ``MembershipService.setChannel``)."""
+        self.channel = channel
 
     # ------------------------------------------------------------ local member
     @property
@@ -84,7 +84,7 @@ class MembershipService:
         if len(host) not in (4, 16):
             raise ValueError(f"host must be 4 (IPv4) or 16 (IPv6) raw bytes, got {len(host)}")
         if unique_id is None:
-            unique_id = self._local.unique_id if self._local is not None else new_member_id()
+            unique_id = self._local.unique_id if self._local is not None else new_unique_id()
         if len(unique_id) != 16:
             raise ValueError(f"unique_id must be 16 bytes, got {len(unique_id)}")
         self._local = Member(host=bytes(host), port=port, secure_port=secure_port, udp_port=udp_port,

@@ -26,7 +26,8 @@ import time
 from typing import Any, Iterable, Mapping
 
 from tribes.membership.mcast import _domain_bytes, parse_byte_literal
-from tribes.membership.member import SHUTDOWN_PAYLOAD, Member, new_member_id
+from tribes.channel import Channel, SendOptions, SerializedMessage, new_unique_id
+from tribes.io.member import SHUTDOWN_PAYLOAD, Member
 from tribes.membership.membership import MemberEvent, MemberEventKind
 from tribes.membership.service import MBR_ALL, MembershipError, MembershipService
 
@@ -153,7 +154,6 @@ class StaticMembershipService(MembershipService):
         self.tomcat_version = str(tomcat_version).split(".")[0]
         self.send_options = int(send_options)
         self.membership_name = membership_name
-        self.channel: Any = None
         self._running = False
         self._start_mono: float | None = None
         self._pinger: asyncio.Task[None] | None = None
@@ -214,27 +214,18 @@ class StaticMembershipService(MembershipService):
         return local
 
     # ------------------------------------------------------------------ channel plumbing
-    def set_channel(self, channel: Any) -> None:
-        """The GroupChannel this service runs on (Tomcat: ``setChannel``)."""
-        self.channel = channel
-
-    def _find_channel(self) -> Any:
-        ch = getattr(self, "channel", None)
-        if ch is None:  # the ChannelCoordinator's listener bridge knows its coordinator -> channel
-            coord = getattr(self._listener, "coordinator", None)
-            ch = getattr(coord, "channel", None)
+    def _find_channel(self) -> Channel:
+        ch = self.channel  # set by the ChannelCoordinator (Tomcat: setChannel)
         if ch is None:
-            raise MembershipError("StaticMembershipService needs its GroupChannel: call set_channel(channel) "
-                                  "before starting the channel")
-        self.channel = ch
+            raise MembershipError("StaticMembershipService needs its channel: start it as a GroupChannel's "
+                                  "membership, or call set_channel(channel) first")
         return ch
 
     @property
     def membership_id(self) -> bytes:
         name = self.membership_name
         if name is None:
-            ch = getattr(self, "channel", None)
-            cname = getattr(ch, "name", None) or "Catalina-Channel"
+            cname = (self.channel.name if self.channel is not None else None) or "Catalina-Channel"
             name = f"{cname}-StaticMembership"
         return name.encode("iso-8859-1")
 
@@ -243,12 +234,8 @@ class StaticMembershipService(MembershipService):
         return dataclasses.replace(self.local_member, alive=alive)
 
     async def _send_raw(self, members: list[Member], payload: bytes, options: int) -> None:
-        from tribes.io.channel_data import ChannelData, new_unique_id
-
-        ch = self._find_channel()
-        local = ch.get_local_member(False)
-        data = ChannelData(int(options) & ~0x1, int(time.time() * 1000), new_unique_id(), local, payload)
-        await ch.next.send_message(list(members), data, None)
+        """Send an already-serialized RPC message down the channel (the BYTE_MESSAGE bit cleared)."""
+        await self._find_channel().send(list(members), SerializedMessage(payload), options)
 
     # ------------------------------------------------------------------ life cycle
     async def start(self, level: int = MBR_ALL) -> None:
@@ -261,8 +248,8 @@ class StaticMembershipService(MembershipService):
         ch = self._find_channel()
         self._start_mono = time.monotonic()
         self._running = True
-        if self._rpc_listener not in ch.channel_listeners:
-            ch.add_channel_listener(self._rpc_listener)
+        ch.remove_channel_listener(self._rpc_listener)  # added once, even after a restart
+        ch.add_channel_listener(self._rpc_listener)
         alive = await self.reachable(self.static_members)
         if alive:
             replies = await self._rpc(alive, MSG_START)
@@ -293,9 +280,8 @@ class StaticMembershipService(MembershipService):
                 await self._send_raw(members, payload, self.send_options)
             except Exception as exc:  # noqa: BLE001 - stopping anyway
                 log.warning("could not send the static membership stop: %s", exc)
-        ch = getattr(self, "channel", None)
-        if ch is not None and self._rpc_listener in ch.channel_listeners:
-            ch.remove_channel_listener(self._rpc_listener)
+        if self.channel is not None:
+            self.channel.remove_channel_listener(self._rpc_listener)
         self.membership.reset()
         self._close_events()
 
@@ -324,7 +310,7 @@ class StaticMembershipService(MembershipService):
         """An ALL_REPLY RpcChannel send; returns the members that replied within rpc_timeout."""
         from tribes.membership.static_rpc import encode_rpc_member_message
 
-        uuid = new_member_id()
+        uuid = new_unique_id()
         fut: asyncio.Future[list[Member]] = asyncio.get_running_loop().create_future()
         self._pending[uuid] = fut
         self._expected[uuid] = len(members)
@@ -332,7 +318,7 @@ class StaticMembershipService(MembershipService):
         payload = encode_rpc_member_message(False, uuid, self.membership_id, msgtype, self.membership_id,
                                             self._local_for_wire(), self.tomcat_version)
         try:
-            await self._send_raw(members, payload, self.send_options & ~0x4)
+            await self._send_raw(members, payload, self.send_options & ~SendOptions.SYNCHRONIZED_ACK)
             try:
                 await asyncio.wait_for(asyncio.shield(fut), self.rpc_timeout / 1000.0)
             except asyncio.TimeoutError:

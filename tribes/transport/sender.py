@@ -26,15 +26,13 @@ import asyncio
 import logging
 import socket
 import time
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from tribes.io.framing import ACK_DATA, ACK_FRAME, END_DATA, FAIL_ACK_DATA, START_DATA
-from tribes.transport.errors import ChannelException, RemoteProcessException, SendTimeoutError
+from tribes.channel import ChannelException, RemoteProcessException, SendOptions
+from tribes.transport.errors import SendTimeoutError
 
 log = logging.getLogger("tribes.transport")
-
-USE_ACK = 0x2
-UDP = 0x20
 
 __all__ = [
     "SenderState",
@@ -319,7 +317,7 @@ class ParallelNioSender:
     async def send_message(self, destination: Sequence[Any], frame: bytes, options: int) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.options.timeout / 1000.0
-        wait_ack = bool(options & USE_ACK)
+        wait_ack = bool(options & SendOptions.USE_ACK)
         if len(destination) == 1:
             member = destination[0]
             err = await self._send_one(member, frame, wait_ack, deadline)
@@ -509,7 +507,7 @@ class PooledParallelSender:
     async def send_message(self, destination: Sequence[Any], frame: bytes, options: int) -> None:
         if not self.connected:
             raise ChannelException("sender is not connected (transmitter not started)")
-        if options & UDP:
+        if options & SendOptions.UDP:
             cx = ChannelException("SEND_OPTIONS_UDP (0x20) is not supported: this node has no UDP sender; "
                                   "clear the bit to send over TCP")
             for m in destination:
@@ -542,6 +540,3 @@ class PooledParallelSender:
     def state_of(self, member: Any) -> SenderState | None:
         return self.states.get(member)
 
-
-def members_names(members: Iterable[Any]) -> str:
-    return ", ".join(_name(m) for m in members)

@@ -32,9 +32,6 @@ class ReplicationTransmitter:
     async def send_message(self, message: ChannelData, destination: Sequence[Any]) -> None:
         await self.transport.send_message(destination, message.encode_frame(), message.options)
 
-    async def send_frame(self, frame: bytes, options: int, destination: Sequence[Any]) -> None:
-        await self.transport.send_message(destination, frame, options)
-
     def heartbeat(self) -> None:
         self.transport.keepalive()
 

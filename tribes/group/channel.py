@@ -234,12 +234,16 @@ class GroupChannel(ChannelInterceptor):
                 return None
         source = msg.address
         pending: list[Awaitable[Any]] = []
+        accepted = False
         try:
             for listener in self.channel_listeners:
                 if listener.accept(fwd, source):
+                    accepted = True
                     r = listener.message_received(fwd, source)
                     if r is not None and inspect.isawaitable(r):
                         pending.append(r)
+            if not accepted:
+                self._no_rpc_channel_reply(fwd, source)
         except Exception as exc:
             log.warning("error while delivering a message to the channel listeners: %s", exc)
             for p in pending:
@@ -249,6 +253,27 @@ class GroupChannel(ChannelInterceptor):
         if not pending:
             return None
         return _await_listeners(pending)
+
+    def _no_rpc_channel_reply(self, fwd: Any, source: Member) -> None:
+        """Tomcat's sendNoRpcChannelReply: an RpcMessage no listener took gets NoRpcChannelReply (options 8),
+        so the Java caller does not wait for its rpcTimeout (tribes.group.rpc)."""
+        from tribes.group.rpc import RpcMessageError, _rl, decode_rpc, is_rpc_message, no_rpc_channel_reply
+        if not is_rpc_message(fwd):
+            return
+        try:
+            reply = no_rpc_channel_reply(decode_rpc(fwd))
+        except RpcMessageError as exc:
+            _rl.warn("rpc-corrupt", "dropped a corrupt RpcMessage from %s: %s", source.name, exc)
+            return
+        if reply is None:
+            return
+
+        async def send() -> None:
+            try:
+                await self.send([source], reply.to_java(), 0x8)
+            except Exception as exc:
+                log.warning("unable to send NoRpcChannelReply to %s: %s", source.name, exc)
+        asyncio.ensure_future(send())
 
     async def member_added(self, member: Member) -> None:
         for listener in list(self.membership_listeners):

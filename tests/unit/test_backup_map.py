@@ -1,0 +1,207 @@
+"""The replicated map core (AbstractReplicatedMap rules) and BackupManager between Python nodes on loopback.
+
+The Tomcat side of the same rules is proven in tests/interop/test_backup_tomcat10.py; these tests pin
+the state machine without Java (member failure rules, replies, bad input) and the RPC plumbing.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from tribes.group import GroupChannel, LocalOnlyMembership
+from tribes.group.rpc import ALL_REPLY, FIRST_REPLY, RpcChannel
+from tribes.javaser import JavaInteger, dumps
+from tribes.managers.backup import BackupManager, BackupManagerConfig
+from tribes.membership.member import Member
+from tribes.tipis.map_message import (MSG_ACCESS, MSG_BACKUP, MSG_NOTIFY_MAPMEMBER, MSG_PING, MSG_PROXY, MSG_REMOVE,
+                                      MSG_STATE, MapMessage)
+from tribes.tipis.replicated_map import INITIALIZED, Publish, ReplicatedMapCore, Send
+from tribes.transport import NioReceiver, PooledParallelSender, ReplicationTransmitter
+
+
+def mem(i: int) -> Member:
+    return Member(host=bytes([10, 0, 0, i]), port=4000, unique_id=bytes([i] * 16))
+
+
+L, A, B, C = mem(1), mem(2), mem(3), mem(4)
+
+
+def core(*members: Member) -> ReplicatedMapCore:
+    c = ReplicatedMapCore("localhost#/app-map", L)
+    c.set_channel_members(members)
+    for m in members:
+        c.map_member_added(m, 0)
+    return c
+
+
+def test_put_publishes_round_robin_and_replicates_to_backup() -> None:
+    c = core(A, B)
+    assert c.put("k1", "v1", 0) == [Publish("k1")]
+    assert [c.next_backup_index() for _ in range(4)] == [0, 1, 0, 1]
+    msg = c.backup_message("k1", A)
+    assert msg is not None and msg.msgtype == MSG_BACKUP and msg.key() == "k1" and msg.value() == "v1"
+    assert msg.primary == L and msg.nodes == (A,)
+    c.set_backup("k1", (A,))
+    assert c.proxy_message("k1", (A,)).msgtype == MSG_PROXY
+    # opaque values are not diffable: only a complete replication sends something
+    assert c.replicate("k1", False, 10) is None
+    send = c.replicate("k1", True, 10)
+    assert isinstance(send, Send) and send.members == (A,) and send.message.value() == "v1"
+    assert c.entries["k1"].role == "primary"
+
+
+def test_messages_make_proxies_backups_and_remove_them() -> None:
+    c = core(A, B)
+    mid = c.map_id
+    c.handle(MapMessage.new(mid, MSG_PROXY, key="p", primary=A, nodes=[B]), A, 0)
+    c.handle(MapMessage.new(mid, MSG_BACKUP, key="b", value="val", primary=A, nodes=[L]), A, 0)
+    assert c.entries["p"].role == "proxy" and c.entries["p"].primary == A and c.entries["p"].backup_nodes == (B,)
+    assert c.entries["b"].role == "backup" and c.entries["b"].value == "val"
+    assert c.size() == 1 and c.size_full() == 2
+    c.handle(MapMessage.new(mid, MSG_ACCESS, key="p", primary=B, nodes=[A]), B, 0)
+    assert c.entries["p"].primary == B and c.entries["p"].backup_nodes == (A,)
+    c.handle(MapMessage.new(mid, MSG_NOTIFY_MAPMEMBER, key="b", primary=B, nodes=[L]), B, 0)
+    assert c.entries["b"].primary == B
+    c.handle(MapMessage.new(mid, MSG_REMOVE, key="p"), A, 0)
+    assert "p" not in c.entries
+
+
+def test_member_failure_rules() -> None:
+    c = core(A, B)
+    mid = c.map_id
+    c.put("mine", "v", 0)
+    c.set_backup("mine", (A,))
+    c.handle(MapMessage.new(mid, MSG_BACKUP, key="heirs", value="h", primary=A, nodes=[L]), A, 0)   # we are backup
+    c.handle(MapMessage.new(mid, MSG_PROXY, key="orphan", primary=A, nodes=[B]), A, 0)
+    c.handle(MapMessage.new(mid, MSG_PROXY, key="lost", primary=B, nodes=[A]), B, 0)
+    c.handle(MapMessage.new(mid, MSG_PROXY, key="gone", primary=A, nodes=[A]), A, 0)
+    made: list[Any] = []
+    c.handler.object_made_primary = lambda k, v, now: made.append(k)  # type: ignore[method-assign]
+    actions = c.member_disappeared(A, 5)
+    # a primary that lost its backup publishes a new one; a backup whose primary died becomes primary
+    assert Publish("mine") in actions and Publish("heirs") in actions
+    assert c.entries["heirs"].role == "primary" and made == ["heirs"]
+    # a proxy whose primary died keeps its (alive) backup; one with neither primary nor backup left is
+    # dropped; one whose primary lives on stays as it is
+    assert c.entries["orphan"].primary is None and c.entries["orphan"].backup_nodes == (B,)
+    assert "gone" not in c.entries
+    assert c.entries["lost"].primary == B
+    assert c.member_disappeared(A, 6) == []           # not a map member any more
+    assert list(c.map_members) == [B]
+
+
+def test_state_and_ping_replies() -> None:
+    c = core(A)
+    c.put("x", "1", 0)
+    c.set_backup("x", (A,))
+    c.handle(MapMessage.new(c.map_id, MSG_PROXY, key="y", primary=A, nodes=[L]), A, 0)
+    reply, _ = c.reply_request(MapMessage(c.map_id, MSG_STATE), A, 0)
+    assert reply is not None
+    items = [MapMessage.from_java(v) for v in reply.value()]
+    assert sorted((m.msgtype, m.key(), m.value_bytes) for m in items) == [(MSG_PROXY, "x", None), (MSG_PROXY, "y", None)]
+    c.state = INITIALIZED
+    pong, _ = c.reply_request(MapMessage(c.map_id, MSG_PING, primary=A), A, 0)
+    assert pong is not None and pong.primary == L and pong.value().name == "INITIALIZED"
+    # a node that answers INITIALIZED stays; silence past accessTimeout removes it
+    c2 = core(A, B)
+    c2.ping_replies([(A, pong.to_java())], 10_000)
+    assert [m.name for m in c2.map_members] == [A.name, B.name]
+    c2.expire_members(10_001)
+    assert list(c2.map_members) == [A]
+
+
+def test_bad_input_is_dropped_and_counted_and_nothing_else_changes() -> None:
+    c = core(A)
+    c.handle(MapMessage.new(c.map_id, MSG_PROXY, key="keep", primary=A, nodes=[L]), A, 0)
+    before = {k: e.role for k, e in c.entries.items()}
+    c.handle(MapMessage(c.map_id, 99, key_bytes=dumps("x")), A, 0)                       # unknown type
+    c.handle(MapMessage(c.map_id, MSG_PROXY, key_bytes=b"\xac\xed\x00\x05\x74\x00"), A, 0)  # corrupt key
+    c.handle(MapMessage(c.map_id, MSG_BACKUP, key_bytes=dumps("v"), value_bytes=b"junk"), A, 0)  # corrupt value
+    assert c.bad_messages == 3
+    assert {k: e.role for k, e in c.entries.items()} == before
+
+
+# -- between Python nodes on loopback --------------------------------------------------------------
+def channel() -> GroupChannel:
+    return GroupChannel(NioReceiver(address="127.0.0.1", port=47400),
+                        ReplicationTransmitter(PooledParallelSender(timeout=3000)), LocalOnlyMembership(),
+                        heartbeat=False)
+
+
+async def until(pred: Any, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < end, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+def test_three_python_backup_managers_primary_backup_proxy_and_failover() -> None:
+    async def go() -> None:
+        chans = [channel() for _ in range(3)]
+        for ch in chans:
+            await ch.start()
+        for ch in chans:
+            for other in chans:
+                if other is not ch:
+                    ch.membership_service.add_member(other.local_member)  # type: ignore[attr-defined]
+        await asyncio.sleep(0.1)
+        cfg = BackupManagerConfig(rpc_timeout=3000)
+        mgrs = [BackupManager("localhost#/app", cfg, f"py{i}") for i in range(3)]
+        try:
+            for m, ch in zip(mgrs, chans):
+                await m.start(ch)
+            a = mgrs[0]
+            s = a.create_session(int(time.time() * 1000))
+            s.set_attribute("n", JavaInteger(7))
+            a.end_request(s.id, int(time.time() * 1000))
+            await a.flush()
+            await until(lambda: all(s.id in m.map.entries for m in mgrs[1:]))
+            roles = sorted(m.map.entries[s.id].role for m in mgrs[1:])
+            assert roles == ["backup", "proxy"]
+            backup = next(m for m in mgrs[1:] if m.map.entries[s.id].role == "backup")
+            proxy = next(m for m in mgrs[1:] if m.map.entries[s.id].role == "proxy")
+            await until(lambda: backup.map.entries[s.id].value.attributes.get("n") == 7)   # the diff arrived
+            assert proxy.find_session(s.id) is None
+            got = await proxy.load(s.id)                   # RETRIEVE_BACKUP, then primary here
+            assert got is not None and got.attributes == {"n": 7, **{}} and got.primary
+            assert proxy.map.entries[s.id].role == "primary"
+            await until(lambda: a.map.entries[s.id].role == "proxy")
+            # an RPC for a map nobody hosts is answered at once with NoRpcChannelReply (no timeout)
+            stray = RpcChannel(b"no-such-map", chans[0], _NullCallback())
+            t0 = time.monotonic()
+            assert await stray.send([chans[1].local_member], "hello", FIRST_REPLY, 2, 10_000) == []
+            assert time.monotonic() - t0 < 8
+            # ALL_REPLY ping of the real map gets both answers
+            resp = await a.map.rpc_channel.send([c.local_member for c in chans[1:]], a.map.core.ping_message().to_java(),
+                                                ALL_REPLY, 2, 5000)
+            assert len(resp) == 2
+        finally:
+            for m in mgrs:
+                await m.stop()
+            for ch in chans:
+                await ch.stop()
+    asyncio.run(go())
+
+
+class _NullCallback:
+    def reply_request(self, msg: Any, sender: Member) -> Any:
+        return None
+
+    def left_over(self, msg: Any, sender: Member) -> None:
+        pass
+
+
+@pytest.mark.parametrize("attrs,expected", [
+    ({"mapSendOptions": "use_ack", "rpcTimeout": "2000", "accessTimeout": "100",
+      "terminateOnStartFailure": "true", "expireSessionsOnShutdown": "false"},
+     dict(map_send_options=2, rpc_timeout=2000, access_timeout=100, terminate_on_start_failure=True)),
+    ({}, dict(map_send_options=6, rpc_timeout=15000, access_timeout=5000, terminate_on_start_failure=False,
+              notify_listeners_on_replication=True)),
+])
+def test_config_defaults_and_attributes(attrs: dict[str, str], expected: dict[str, Any]) -> None:
+    cfg = BackupManagerConfig.from_attributes(attrs)
+    for k, v in expected.items():
+        assert getattr(cfg, k) == v

@@ -1,0 +1,425 @@
+"""``BackupManager``: a Python node in a Tomcat cluster whose contexts use BackupManager.
+
+Tomcat's BackupManager keeps a context's sessions in a ``LazyReplicatedMap`` named
+``<manager name>-map`` (``localhost#/app-map``): one primary and one backup node per session, a
+proxy entry (key, primary, backup) everywhere else. This module is that manager:
+
+* the map values are :class:`~tribes.managers.session.DeltaSession` objects; on the wire a value is
+  an Externalizable ``org.apache.catalina.ha.session.DeltaSession`` (SUID 296450023228352885 in 9.0
+  and 10.1, super-descriptor ``StandardSession`` SUID 1) whose external data is the per-session
+  layout of the session-state stream (``tribes.managers.session_state``), and a diff is the
+  session's DeltaRequest bytes (``SessionCodec``, Tomcat's ``ReplicatedMapEntry`` of DeltaSession);
+* ``create_session`` puts the session in the map (BACKUP with the full value to the next member,
+  round-robin, PROXY to the rest); ``end_request`` is ReplicationValve + ``requestCompleted``
+  (``map.replicate(id, false)``: the diff, or ACCESS when only the idle time needs refreshing);
+  ``invalidate`` and expiry remove it (REMOVE to every map member);
+* a request for a session held only as a proxy fetches it (``await load(id)``: RETRIEVE_BACKUP, then
+  this node is primary, NOTIFY_MAPMEMBER to the backup, PROXY to the others).
+
+Attributes and defaults are Tomcat's (``BackupManagerConfig``): ``mapSendOptions`` 6,
+``rpcTimeout`` 15000, ``accessTimeout`` 5000, ``terminateOnStartFailure`` false,
+``notifyListenersOnReplication`` true, and the ManagerBase ones.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Iterator
+
+from tribes.javaser import (BlockData, ClassDesc, JavaObject, JavaSerializationError, JavaWriteAborted, WriteAbortedError,
+                            dumps, loads)
+from tribes.javaser.constants import SC_BLOCK_DATA, SC_EXTERNALIZABLE
+from tribes.managers.delta_manager import SessionEvent, TooManyActiveSessionsException
+from tribes.managers.delta_request import DeltaRequest
+from tribes.managers.session import DeltaSession, java_class_name
+from tribes.managers.session_state import SessionStateError, read_session, write_session
+from tribes.tipis.lazy_map import LazyReplicatedMap
+from tribes.tipis.replicated_map import MapEntry
+
+log = logging.getLogger("tribes.managers.backup")
+
+__all__ = ["BackupManagerConfig", "BackupManager", "SessionCodec", "DELTA_SESSION_CLASS", "DELTA_SESSION_DESC",
+           "session_to_java", "session_from_java"]
+
+DELTA_SESSION_CLASS = "org.apache.catalina.ha.session.DeltaSession"
+STANDARD_SESSION_DESC = ClassDesc.make("org.apache.catalina.session.StandardSession", 1, {
+    "creationTime": "J", "isNew": "Z", "isValid": "Z", "lastAccessedTime": "J", "maxInactiveInterval": "I",
+    "thisAccessedTime": "J", "attributes": "Ljava/util/concurrent/ConcurrentMap;", "id": "Ljava/lang/String;"})
+DELTA_SESSION_DESC = ClassDesc(DELTA_SESSION_CLASS, 296450023228352885, SC_EXTERNALIZABLE | SC_BLOCK_DATA, (),
+                               STANDARD_SESSION_DESC)
+
+
+@dataclass
+class BackupManagerConfig:
+    """BackupManager / ClusterManagerBase / ManagerBase attributes with Tomcat's defaults (snake_case)."""
+
+    map_send_options: int = 6
+    rpc_timeout: int = 15000
+    access_timeout: int = 5000
+    terminate_on_start_failure: bool = False
+    notify_listeners_on_replication: bool = True
+    record_all_actions: bool = False
+    max_active_sessions: int = -1
+    session_attribute_name_filter: str | None = None
+    session_attribute_value_class_name_filter: str | None = None
+    warn_on_session_attribute_filter_failure: bool = False
+    process_expires_frequency: int = 6
+    persist_authentication_notes: bool = False
+    session_timeout: int = 30                   # the context's <session-timeout> in minutes
+    session_id_length: int = 16
+
+    _CAMEL = {
+        "mapSendOptions": "map_send_options", "rpcTimeout": "rpc_timeout", "accessTimeout": "access_timeout",
+        "terminateOnStartFailure": "terminate_on_start_failure",
+        "notifyListenersOnReplication": "notify_listeners_on_replication",
+        "recordAllActions": "record_all_actions", "maxActiveSessions": "max_active_sessions",
+        "sessionAttributeNameFilter": "session_attribute_name_filter",
+        "sessionAttributeValueClassNameFilter": "session_attribute_value_class_name_filter",
+        "warnOnSessionAttributeFilterFailure": "warn_on_session_attribute_filter_failure",
+        "processExpiresFrequency": "process_expires_frequency",
+        "persistAuthenticationNotes": "persist_authentication_notes",
+    }
+    #: ManagerBase/ClusterManagerBase attributes that exist in Tomcat but change nothing in a Python node
+    _ACCEPTED = {"className", "name", "secureRandomClass", "secureRandomAlgorithm", "secureRandomProvider",
+                 "pathname", "duplicates", "sessionCounter", "maxActive", "sessionMaxAliveTime",
+                 "sessionAverageAliveTime", "notifyBindingListenerOnUnchangedValue",
+                 "notifyAttributeListenerOnUnchangedValue", "processingTime"}
+
+    @classmethod
+    def from_attributes(cls, attrs: dict[str, Any]) -> "BackupManagerConfig":
+        """From server.xml's camelCase attribute names. A DeltaManager-only attribute gets a warning and
+        is ignored, as Tomcat's digester does (``expireSessionsOnShutdown`` on a BackupManager)."""
+        from tribes.io.options import parse_send_options
+        kw: dict[str, Any] = {}
+        types = {f.name: str(f.type) for f in fields(cls)}
+        for k, v in attrs.items():
+            if k in cls._ACCEPTED:
+                continue
+            py = cls._CAMEL.get(k)
+            if py is None:
+                log.warning("BackupManager has no attribute %r: ignored (known: %s)", k, ", ".join(sorted(cls._CAMEL)))
+                continue
+            if py == "map_send_options":
+                v = parse_send_options(v)
+                if v <= 0:  # Tomcat keeps the default for a value that parses to 0
+                    continue
+            elif "bool" in types[py] and isinstance(v, str):
+                v = v.strip().lower() == "true"
+            elif types[py].startswith("int") and not isinstance(v, int):
+                v = int(v)
+            kw[py] = v
+        return cls(**kw)
+
+
+# -- the value: DeltaSession <-> Externalizable DeltaSession ------------------------------------------------
+class _Recorder:
+    """The ObjectOutput a DeltaSession writes its external data to: items for JavaObject annotations."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+
+    def write_object(self, v: Any) -> None:
+        self.items.append(v)
+
+    def write_boolean(self, b: bool) -> None:
+        self.items.append(BlockData(b"\x01" if b else b"\x00"))
+
+
+class _ItemInput:
+    """ObjectInput over the external data items of a deserialized DeltaSession."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+        self.i = 0
+        self.buf = b""
+        self.pos = 0
+
+    def _next(self) -> Any:
+        if self.i >= len(self.items):
+            raise SessionStateError("DeltaSession data ends early")
+        item = self.items[self.i]
+        self.i += 1
+        return item
+
+    def read_object(self) -> Any:
+        if self.pos < len(self.buf):
+            raise SessionStateError("DeltaSession data: primitive data where an object was expected")
+        item = self._next()
+        if isinstance(item, BlockData):
+            raise SessionStateError("DeltaSession data: primitive data where an object was expected")
+        if isinstance(item, JavaWriteAborted):
+            raise WriteAbortedError("attribute value not serializable", None, item.exception)
+        return item
+
+    def read_boolean(self) -> bool:
+        if self.pos >= len(self.buf):
+            item = self._next()
+            if not isinstance(item, BlockData) or not item.data:
+                raise SessionStateError("DeltaSession data: an object where a boolean was expected")
+            self.buf, self.pos = item.data, 0
+        b = self.buf[self.pos] != 0
+        self.pos += 1
+        return b
+
+
+def session_to_java(s: Any, version: str = "10.1", persist_authentication_notes: bool = False) -> JavaObject:
+    rec = _Recorder()
+    write_session(rec, s, version, persist_authentication_notes)  # type: ignore[arg-type]
+    return JavaObject.new(DELTA_SESSION_DESC, annotations={DELTA_SESSION_CLASS: rec.items})
+
+
+def session_from_java(value: Any, now: int, record_all_actions: bool = False,
+                      exclude: Callable[[str, Any], bool] | None = None) -> DeltaSession:
+    if getattr(value, "class_name", None) != DELTA_SESSION_CLASS:
+        raise SessionStateError(f"map value is {getattr(value, 'class_name', type(value).__name__)}, "
+                                "not a DeltaSession")
+    st = read_session(_ItemInput(list(value.annotations(DELTA_SESSION_CLASS) or [])))  # type: ignore[arg-type]
+    s = DeltaSession(None, now, record_all_actions, exclude)
+    s.creation_time = st.creation_time
+    s.last_accessed_time = st.last_accessed_time
+    s.this_accessed_time = st.this_accessed_time
+    s.max_inactive_interval = st.max_inactive_interval
+    s.is_new = st.is_new
+    s.is_valid = st.is_valid
+    s.version = st.version
+    s.principal = st.principal
+    if st.notes:
+        s.notes = dict(st.notes)
+    s.attributes = st.attributes
+    if st.listeners:
+        s.listeners = list(st.listeners)
+    s.set_id(st.id)
+    s.primary = False
+    return s
+
+
+class SessionCodec:
+    """DeltaSession's ReplicatedMapEntry + BackupManager's MapOwner, for the map core."""
+
+    def __init__(self, manager: "BackupManager") -> None:
+        self.manager = manager
+
+    def encode_value(self, value: Any) -> bytes:
+        m = self.manager
+        return dumps(session_to_java(value, m.tomcat_version, m.config.persist_authentication_notes))
+
+    def decode_value(self, data: bytes, now: int) -> Any:
+        m = self.manager
+        try:
+            return session_from_java(loads(data), now, m.config.record_all_actions, m.exclude)
+        except JavaSerializationError as exc:
+            raise SessionStateError(f"unreadable DeltaSession: {exc}") from exc
+
+    def is_diffable(self, value: Any) -> bool:
+        return True
+
+    def is_dirty(self, value: Any) -> bool:
+        return bool(value.is_dirty)
+
+    def is_access_replicate(self, value: Any, now: int) -> bool:
+        mi = value.max_inactive_interval
+        return bool(mi >= 0 and now - value.last_time_replicated > mi * 1000)
+
+    def get_diff(self, value: Any) -> bytes:
+        return bytes(value.get_diff(self.manager.tomcat_version))
+
+    def apply_diff(self, value: Any, diff: bytes, now: int) -> None:
+        m = self.manager
+        dr = DeltaRequest.deserialize(diff)
+        changes = dr.execute(value, m.config.notify_listeners_on_replication, now)
+        for kind, name, v, old in changes:
+            m._fire_attr(f"attribute_{kind}", value.id, True, name=name, value=v, old_value=old)
+
+    def access_entry(self, value: Any, now: int) -> None:
+        value.access(now)
+        value.primary = False
+        value.end_access(now)
+
+    def set_owner(self, value: Any, now: int) -> None:
+        value.is_valid = True
+        value.primary = False
+        value.access(now)
+        value.reset_delta_request()
+        value.end_access(now)
+
+    def set_last_time_replicated(self, value: Any, now: int) -> None:
+        value.last_time_replicated = now
+
+    def object_made_primary(self, key: Any, value: Any, now: int) -> None:
+        if isinstance(value, DeltaSession):
+            value.access(now)
+            value.primary = True
+            value.end_access(now)
+
+
+class BackupManager:
+    """The sessions of one context (``name`` = ``localhost#/app``) in a ``LazyReplicatedMap``."""
+
+    def __init__(self, name: str, config: BackupManagerConfig | None = None, jvm_route: str | None = None,
+                 tomcat_version: str | int = "10.1") -> None:
+        import re
+        self.name = name
+        self.config = config or BackupManagerConfig()
+        self.jvm_route = jvm_route
+        self.tomcat_version = str(tomcat_version)
+        self.map: LazyReplicatedMap | None = None
+        self.codec = SessionCodec(self)
+        self.listeners: list[Callable[[SessionEvent], None]] = []
+        self.expired_sessions = 0
+        self.rejected_sessions = 0
+        self._name_re = re.compile(self.config.session_attribute_name_filter) \
+            if self.config.session_attribute_name_filter else None
+        self._class_re = re.compile(self.config.session_attribute_value_class_name_filter) \
+            if self.config.session_attribute_value_class_name_filter else None
+
+    @property
+    def map_name(self) -> str:
+        return f"{self.name}-map"
+
+    # -- life cycle ------------------------------------------------------------------------------
+    async def start(self, channel: Any) -> None:
+        """BackupManager.startInternal: the LazyReplicatedMap (INIT, STATE, START)."""
+        c = self.config
+        self.map = LazyReplicatedMap(channel, self.map_name, self.codec, rpc_timeout=c.rpc_timeout,
+                                     channel_send_options=c.map_send_options, access_timeout=c.access_timeout,
+                                     terminate=c.terminate_on_start_failure, tomcat_version=self.tomcat_version)
+        await self.map.start()
+
+    async def stop(self) -> None:
+        if self.map is not None:
+            await self.map.stop()
+
+    async def flush(self) -> None:
+        if self.map is not None:
+            await self.map.flush()
+
+    def _map(self) -> LazyReplicatedMap:
+        if self.map is None:
+            raise RuntimeError(f"BackupManager {self.name} is not started")
+        return self.map
+
+    # -- listeners -------------------------------------------------------------------------------
+    def add_listener(self, listener: Callable[[SessionEvent], None]) -> None:
+        self.listeners.append(listener)
+
+    def _fire(self, event: SessionEvent) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("session listener %r failed on %s", listener, event.kind)
+
+    def _fire_attr(self, kind: str, session_id: str | None, replicated: bool, **kw: Any) -> None:
+        if replicated and not self.config.notify_listeners_on_replication:
+            return
+        self._fire(SessionEvent(kind, self.name, session_id, replicated, **kw))
+
+    def exclude(self, name: str, value: Any) -> bool:
+        if self._name_re is not None and not self._name_re.fullmatch(name):
+            return True
+        if value is not None and self._class_re is not None and not self._class_re.fullmatch(java_class_name(value)):
+            return True
+        return False
+
+    # -- sessions ----------------------------------------------------------------------------------
+    @property
+    def sessions(self) -> dict[str, DeltaSession]:
+        """Sessions held here with a value (primary and backup; Tomcat's findSessions)."""
+        if self.map is None:
+            return {}
+        return {k: e.value for k, e in self.map.entries.items() if e.is_active and e.value is not None}
+
+    def entries(self) -> Iterator[MapEntry]:
+        if self.map is not None:
+            yield from list(self.map.entries.values())
+
+    def generate_session_id(self) -> str:
+        while True:
+            sid = secrets.token_hex(self.config.session_id_length).upper()
+            if self.jvm_route:
+                sid += "." + self.jvm_route
+            if self.map is None or sid not in self.map.entries:
+                return sid
+
+    def create_session(self, now: int, session_id: str | None = None) -> DeltaSession:
+        """ManagerBase.createSession: a new primary session, published to a backup and proxies."""
+        mas = self.config.max_active_sessions
+        if mas >= 0 and len(self.sessions) >= mas:
+            self.rejected_sessions += 1
+            raise TooManyActiveSessionsException(mas)
+        s = DeltaSession(None, now, self.config.record_all_actions, self.exclude)
+        s.set_new(True)
+        s.is_valid = True
+        s.creation_time = s.last_accessed_time = s.this_accessed_time = now
+        s.set_max_inactive_interval(self.config.session_timeout * 60)
+        s.set_id(session_id or self.generate_session_id())
+        s.reset_delta_request()  # the full value goes with the BACKUP message
+        assert s.id is not None
+        self._map().put(s.id, s)
+        self._fire(SessionEvent("created", self.name, s.id, False))
+        return s
+
+    def find_session(self, session_id: str) -> DeltaSession | None:
+        """The session if held here (a backup is made primary here, as Tomcat's map.get); None for a proxy."""
+        entry = self.map.entry(session_id) if self.map is not None else None
+        if entry is None or entry.proxy:
+            return None
+        value = self._map().get_local(session_id)
+        return value if isinstance(value, DeltaSession) else None
+
+    async def load(self, session_id: str) -> DeltaSession | None:
+        """findSession for a request: a proxy is fetched from its backup (RETRIEVE_BACKUP)."""
+        value = await self._map().get(session_id)
+        return value if isinstance(value, DeltaSession) else None
+
+    def get_session(self, session_id: str, now: int) -> DeltaSession | None:
+        s = self.find_session(session_id)
+        if s is None:
+            return None
+        if s.expiry_due(now):
+            self._expire(s, now)
+            return None
+        return s if s.is_valid else None
+
+    def end_request(self, session_id: str, now: int) -> None:
+        """ReplicationValve + BackupManager.requestCompleted: ``map.replicate(id, false)``."""
+        entry = self.map.entry(session_id) if self.map is not None else None
+        if entry is None or entry.value is None:
+            return
+        s = entry.value
+        if s.is_valid:
+            s.end_access(now)
+        self._map().replicate(session_id, False)
+
+    def invalidate(self, session: DeltaSession | str, now: int) -> None:
+        s = self.find_session(session) if isinstance(session, str) else session
+        if s is not None:
+            self._expire(s, now)
+
+    def _expire(self, s: DeltaSession, now: int) -> None:
+        if not s.is_valid or s.id is None:
+            return
+        s.is_valid = False
+        self.expired_sessions += 1
+        self._map().remove(s.id)
+        self._fire(SessionEvent("destroyed", self.name, s.id, False))
+
+    def process_expires(self, now: int) -> int:
+        n = 0
+        for s in list(self.sessions.values()):
+            if s.expiry_due(now):
+                self._expire(s, now)
+                n += 1
+        return n
+
+    def roles(self) -> list[dict[str, Any]]:
+        """Each key's role here and where its primary and backup live."""
+        out = []
+        for e in self.entries():
+            out.append({"id": e.key, "role": e.role,
+                        "primaryMember": e.primary.name if e.primary is not None else None,
+                        "backupMembers": [m.name for m in e.backup_nodes or ()]})
+        return out
+
+

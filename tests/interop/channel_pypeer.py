@@ -455,7 +455,10 @@ def main() -> None:
     p.add_argument("--exit-after-send", action="store_true")
     p.add_argument("--stop-on-error", action="store_true")
     p.add_argument("--profile", default=None, help="write a cProfile dump here")
+    p.add_argument("--log", default="WARNING", help="log level of the tribes loggers (to stderr)")
     args = p.parse_args()
+    import logging
+    logging.basicConfig(level=args.log, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.profile:
         import cProfile
         prof = cProfile.Profile()

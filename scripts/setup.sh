@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(tomcat10-common libtomcat9-java tcpdump curl iproute2 tshark)
 # the web lab (issue 13): httpd, the browser and Redis are run by hand inside lab namespaces, never as services
 APT_PACKAGES+=(apache2-bin chromium chromium-driver redis-server)
+# cloud membership (issue 16): dnsmasq-base (no service; the lab runs dnsmasq by hand in its hub namespace)
+APT_PACKAGES+=(dnsmasq-base)
 need_apt=0
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt=1

@@ -67,9 +67,10 @@ BAD: list[Bad] = [
     Bad("BackupManager", server(f'<Cluster {STC}><Manager className="org.apache.catalina.ha.session.BackupManager"/>'
                                 "</Cluster>"),
         ["not supported: BackupManager", "use org.apache.catalina.ha.session.DeltaManager"], "BackupManager"),
-    Bad("CloudMembershipService",
-        in_channel('<Membership className="org.apache.catalina.tribes.membership.cloud.CloudMembershipService"/>'),
-        ["not supported: CloudMembershipService", "StaticMembershipService"], "CloudMembershipService"),
+    Bad("CloudMembershipService provider",
+        in_channel('<Membership className="org.apache.catalina.tribes.membership.cloud.CloudMembershipService" '
+                   'membershipProviderClassName="consul"/>'),
+        ["membershipProviderClassName", "use 'kubernetes' or 'dns'"], "consul"),
     Bad("EncryptInterceptor key length", in_channel(f'<Interceptor className="{IC}EncryptInterceptor" encryptionKey="cafe"/>'),
         ["encryptionKey is 2 bytes", "32, 48 or 64 hex digits"], "cafe"),
     Bad("coordinator", in_channel(f'<Interceptor className="{IC}NonBlockingCoordinator"/>'),

@@ -246,6 +246,17 @@ def _encryption_key(value: Any) -> Any:
     return value
 
 
+def _cloud_provider(value: Any) -> Any:
+    """CloudMembershipService's membershipProviderClassName: kubernetes, dns or their Tomcat class names."""
+    from tribes.membership.cloud.service import CloudConfigError, provider_kind
+
+    try:
+        provider_kind(value)
+    except CloudConfigError as exc:
+        raise ValueProblem(str(exc).split("=", 1)[-1]) from None
+    return value
+
+
 _RECEIVERS = ("NioReceiver", "BioReceiver")
 _SENDERS = ("PooledParallelSender", "ParallelNioSender", "PooledMultiSender", "MultipointBioSender")
 _MEMBERSHIPS = ("McastService", "StaticMembershipService")
@@ -298,6 +309,8 @@ SEMANTICS: list[tuple[tuple[str, ...], str, Any]] = [
     (("StaticMembershipService",), "expirationTime", _positive),
     (("ReplicationValve",), "filter", lambda v: v or None),  # setFilter("") clears the filter
     (("StaticMembershipService",), "pingInterval", _positive),
+    (("CloudMembershipService",), "membershipProviderClassName", _cloud_provider),
+    (("CloudMembershipService",), "expirationTime", _positive),
     (("EncryptInterceptor",), "encryptionKey", _encryption_key),
     (("EncryptInterceptor",), "encryptionKeyString", _encryption_key),
     (("EncryptInterceptor",), "replayWindowTime", _positive),

@@ -90,10 +90,9 @@ REGISTRY: dict[str, Implementation] = {e.class_name: e for e in [
     _e(_TR + "membership.McastService", "Membership", SUPPORTED, "tribes.membership.mcast:McastService"),
     _e(_TR + "membership.StaticMembershipService", "Membership", SUPPORTED,
        "tribes.membership.static:StaticMembershipService"),
-    _e(_TR + "membership.cloud.CloudMembershipService", "Membership", UNSUPPORTED, None,
-       "not supported: CloudMembershipService (Kubernetes/DNS discovery), use "
-       "org.apache.catalina.tribes.membership.StaticMembershipService with one <Member> per node, "
-       "or McastService"),
+    _e(_TR + "membership.cloud.CloudMembershipService", "Membership", SUPPORTED,
+       "tribes.membership.cloud:CloudMembershipService",
+       "kubernetes and dns providers, configured from the environment as in Tomcat (issue 16)"),
     _e(_TR + "membership.StaticMember", "Member", SUPPORTED, "tribes.membership.static:StaticMember"),
     _e(_TR + "transport.ReplicationTransmitter", "Sender", SUPPORTED,
        "tribes.transport.sender:ReplicationTransmitter"),

@@ -17,6 +17,7 @@ from tribes import __version__
 
 # command name -> "module:attribute".  One line per command; keep sorted.
 COMMANDS: dict[str, str] = {
+    "agent": "tribes.cli.agent:agent",
     "bench": "tribes.cli.bench:bench",
     "config": "tribes.cli.config:config",
     "decode": "tribes.cli.decode:decode",

@@ -1,0 +1,1 @@
+"""Example web apps sharing Tomcat sessions (see examples/README.md)."""

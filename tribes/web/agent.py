@@ -1,0 +1,168 @@
+"""The local agent's socket server: one cluster member per host, serving the sessions to the
+worker processes of the host over a Unix socket (``tribes agent``, tribes/cli/agent.py).
+
+The socket is created only once the member has joined and received every context's sessions (state
+transfer), so a worker never sees an empty or half-filled store: until then it gets "connection
+refused" and answers HTTP 503. The socket file gets ``mode`` (0660 by default) and, with ``group``,
+that group; a peer whose uid is neither ours, root's, nor in that group is refused as well
+(SO_PEERCRED), with a rate-limited log line. A worker that exits or restarts only closes its
+connection: the member stays.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import grp
+import logging
+import os
+import pwd
+import socket
+import stat
+import struct
+from typing import Any
+
+from tribes.ratelimit import RateLimitedLog
+from tribes.web.errors import ProtocolError
+from tribes.web.protocol import MAX_FRAME, FrameDecoder, encode
+from tribes.web.service import SessionService
+
+log = logging.getLogger("tribes.web.agent")
+
+__all__ = ["AgentServer", "peer_credentials", "SocketInUse"]
+
+
+class SocketInUse(RuntimeError):
+    pass
+
+
+def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the process at the other end of a Unix socket."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, gid = struct.unpack("3i", creds)
+    return pid, uid, gid
+
+
+def _resolve_group(group: str | int | None) -> int | None:
+    if group is None or group == "":
+        return None
+    if isinstance(group, int) or str(group).isdigit():
+        return int(group)
+    return grp.getgrnam(str(group)).gr_gid
+
+
+class AgentServer:
+    """Serves ``service`` on a Unix socket at ``path``."""
+
+    def __init__(self, service: SessionService, path: str, mode: int = 0o660, group: str | int | None = None,
+                 max_frame: int | None = None) -> None:
+        self.service = service
+        self.path = path
+        self.mode = mode
+        self.gid = _resolve_group(group)
+        self.max_frame = max_frame or min(MAX_FRAME, service.max_write * 2 + 65536)
+        self.server: asyncio.AbstractServer | None = None
+        self.connections = 0
+        self.refused = 0
+        self.badlog = RateLimitedLog(log)
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    def _clear_stale(self) -> None:
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(st.st_mode):
+            raise SocketInUse(f"{self.path} exists and is not a socket: remove it or pick another --socket")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(self.path)
+        except OSError:
+            os.unlink(self.path)                 # a socket nobody listens on: left by a dead agent
+            return
+        finally:
+            probe.close()
+        raise SocketInUse(f"another agent is serving {self.path}: stop it first or pick another --socket")
+
+    async def start(self) -> None:
+        d = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(d, exist_ok=True)
+        self._clear_stale()
+        old = os.umask(0o177)                    # no window in which others could connect
+        try:
+            self.server = await asyncio.start_unix_server(self._serve, path=self.path, limit=self.max_frame)
+        finally:
+            os.umask(old)
+        if self.gid is not None:
+            os.chown(self.path, -1, self.gid)
+        os.chmod(self.path, self.mode)
+        log.info("serving sessions to workers on %s (mode %o%s)", self.path, self.mode,
+                 f", group {self.gid}" if self.gid is not None else "")
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            for w in list(self._writers):
+                w.close()
+            with contextlib.suppress(Exception):
+                await self.server.wait_closed()
+            self.server = None
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(os.lstat(self.path).st_mode):
+                os.unlink(self.path)
+
+    def _allowed(self, uid: int, gid: int) -> bool:
+        if uid in (0, os.getuid()):
+            return True
+        if self.gid is None:
+            return False
+        if gid == self.gid:
+            return True
+        try:
+            name = pwd.getpwuid(uid).pw_name
+            return self.gid in os.getgrouplist(name, gid)
+        except (KeyError, OSError):
+            return False
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        try:
+            pid, uid, gid = peer_credentials(sock)
+        except OSError:
+            pid, uid, gid = -1, -1, -1
+        if not self._allowed(uid, gid):
+            self.refused += 1
+            self.badlog.warn("peer", "refused a worker connection from pid %d uid %d gid %d: only uid %d, root%s "
+                             "may use %s", pid, uid, gid, os.getuid(),
+                             f" and group {self.gid}" if self.gid is not None else "", self.path)
+            writer.close()
+            return
+        self.connections += 1
+        self._writers.add(writer)
+        dec = FrameDecoder(self.max_frame)
+        try:
+            while True:
+                data = await reader.read(262144)
+                if not data:
+                    break
+                try:
+                    msgs = dec.feed(data)
+                except ProtocolError as exc:
+                    self.badlog.warn("frame", "closed the connection of worker pid %d: %s", pid, exc)
+                    break
+                for msg in msgs:
+                    try:
+                        ans = self.service.handle(msg)
+                    except Exception as exc:  # noqa: BLE001 - a bug must not kill the agent
+                        log.exception("agent request %r failed", msg.get("op"))
+                        ans = {"ok": False, "code": "internal", "error": f"{type(exc).__name__}: {exc}"}
+                    writer.write(encode(ans))
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            self.connections -= 1
+            writer.close()
+
+    def status(self) -> dict[str, Any]:
+        return {"socket": self.path, "connections": self.connections, "refused": self.refused}

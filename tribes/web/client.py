@@ -1,0 +1,294 @@
+"""Ways to reach the Python cluster member: the agent's Unix socket (blocking and asyncio clients)
+or an in-process member on a background loop. All three offer ``call(msg) -> answer`` (blocking) and
+``acall(msg)`` (asyncio) with the messages of :mod:`tribes.web.protocol`.
+
+Blocking API for scripts::
+
+    from tribes.web.client import SessionClient
+    client = SessionClient("/run/tribes/agent.sock")
+    with client.session("/app", "7E1C...32HEX.tomcat1") as s:      # one request = one delta
+        s["cart"] = s.get("cart", []) + ["book"]
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+from typing import Any, Callable, Iterator
+
+from tribes.web.errors import AgentUnavailable, ProtocolError
+from tribes.web.protocol import FrameDecoder, encode, hello
+
+log = logging.getLogger("tribes.web.client")
+
+__all__ = ["SessionClient", "AsyncSessionClient", "EmbeddedMember", "DEFAULT_SOCKET", "default_socket"]
+
+DEFAULT_SOCKET = "/run/tribes/agent.sock"
+
+
+def default_socket() -> str:
+    return os.environ.get("TRIBES_AGENT_SOCKET") or DEFAULT_SOCKET
+
+
+def unavailable(path: str, exc: BaseException | str) -> AgentUnavailable:
+    return AgentUnavailable(f"tribes agent not reachable at {path} ({exc}): start it with "
+                            f"`tribes agent --config server.xml --socket {path}` (same user or group as the "
+                            "workers); requests get HTTP 503 until it runs")
+
+
+class _Conn:
+    def __init__(self, sock: socket.socket, max_frame: int) -> None:
+        self.sock = sock
+        self.decoder = FrameDecoder(max_frame)
+        self.info: dict[str, Any] = {}
+
+    def roundtrip(self, msg: dict[str, Any]) -> dict[str, Any]:
+        self.sock.sendall(encode(msg))
+        while True:
+            data = self.sock.recv(262144)
+            if not data:
+                raise ConnectionResetError("the agent closed the connection")
+            got = self.decoder.feed(data)
+            if got:
+                if len(got) > 1 or self.decoder.buffered:
+                    raise ProtocolError("the agent sent more than one answer")
+                return got[0]
+
+
+class SessionClient:
+    """Blocking client of ``tribes agent`` (one connection per thread and process; safe after fork)."""
+
+    def __init__(self, path: str | None = None, timeout: float = 10.0, max_frame: int = 64 * 1024 * 1024) -> None:
+        self.path = path or default_socket()
+        self.timeout = timeout
+        self.max_frame = max_frame
+        self._local = threading.local()
+        self.info: dict[str, Any] = {}
+
+    def _connect(self) -> _Conn:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.path)
+            conn = _Conn(sock, self.max_frame)
+            ans = conn.roundtrip(hello())
+        except BaseException:
+            sock.close()
+            raise
+        if not ans.get("ok"):
+            sock.close()
+            raise AgentUnavailable(f"tribes agent at {self.path} refused this worker: {ans.get('error')}")
+        conn.info = ans
+        self.info = ans
+        return conn
+
+    def _get(self) -> tuple[_Conn, bool]:
+        conn: _Conn | None = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            return conn, True
+        conn = self._connect()
+        self._local.conn = conn
+        self._local.pid = os.getpid()
+        return conn, False
+
+    def _drop(self) -> None:
+        conn: _Conn | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            with contextlib.suppress(OSError):
+                conn.sock.close()
+
+    def call(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """One request, one answer; ``AgentUnavailable`` when the agent cannot be reached."""
+        for attempt in (0, 1):
+            try:
+                conn, reused = self._get()
+            except AgentUnavailable:
+                raise
+            except (OSError, ProtocolError) as exc:
+                raise unavailable(self.path, exc) from None
+            try:
+                return conn.roundtrip(msg)
+            except (OSError, ProtocolError) as exc:
+                self._drop()
+                if reused and attempt == 0:     # the agent restarted since: one fresh connection
+                    continue
+                raise unavailable(self.path, exc) from None
+        raise AssertionError("unreachable")
+
+    async def acall(self, msg: dict[str, Any]) -> dict[str, Any]:
+        return await asyncio.to_thread(self.call, msg)
+
+    def close(self) -> None:
+        self._drop()
+
+    @contextlib.contextmanager
+    def session(self, context: str, session_id: str | None) -> Iterator[Any]:
+        """A session as a dict for one unit of work; its changes are one delta at the end."""
+        from tribes.web.session import SessionStore, WebConfig
+        store = SessionStore(WebConfig(context=context), backend=self)
+        s = store.open(session_id)
+        yield s
+        store.save(s)
+
+
+class AsyncSessionClient:
+    """asyncio client of ``tribes agent`` (a small pool of connections per event loop)."""
+
+    def __init__(self, path: str | None = None, timeout: float = 10.0, max_frame: int = 64 * 1024 * 1024) -> None:
+        self.path = path or default_socket()
+        self.timeout = timeout
+        self.max_frame = max_frame
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, FrameDecoder]] = []
+        self._pid = os.getpid()
+        self.info: dict[str, Any] = {}
+
+    async def _rt(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter, FrameDecoder],
+                  msg: dict[str, Any]) -> dict[str, Any]:
+        reader, writer, dec = conn
+        writer.write(encode(msg))
+        await writer.drain()
+        while True:
+            data = await reader.read(262144)
+            if not data:
+                raise ConnectionResetError("the agent closed the connection")
+            got = dec.feed(data)
+            if got:
+                return got[0]
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, FrameDecoder]:
+        reader, writer = await asyncio.open_unix_connection(self.path, limit=self.max_frame)
+        conn = (reader, writer, FrameDecoder(self.max_frame))
+        ans = await asyncio.wait_for(self._rt(conn, hello()), self.timeout)
+        if not ans.get("ok"):
+            writer.close()
+            raise AgentUnavailable(f"tribes agent at {self.path} refused this worker: {ans.get('error')}")
+        self.info = ans
+        return conn
+
+    async def acall(self, msg: dict[str, Any]) -> dict[str, Any]:
+        if self._pid != os.getpid():
+            self._idle, self._pid = [], os.getpid()
+        for attempt in (0, 1):
+            reused = bool(self._idle)
+            try:
+                conn = self._idle.pop() if self._idle else await self._open()
+            except AgentUnavailable:
+                raise
+            except (OSError, ProtocolError, asyncio.TimeoutError) as exc:
+                raise unavailable(self.path, exc) from None
+            try:
+                ans = await asyncio.wait_for(self._rt(conn, msg), self.timeout)
+            except (OSError, ProtocolError, asyncio.TimeoutError) as exc:
+                conn[1].close()
+                if reused and attempt == 0:
+                    continue
+                raise unavailable(self.path, exc) from None
+            except BaseException:
+                conn[1].close()
+                raise
+            self._idle.append(conn)
+            return ans
+        raise AssertionError("unreachable")
+
+    def call(self, msg: dict[str, Any]) -> dict[str, Any]:
+        return SessionClient(self.path, self.timeout, self.max_frame).call(msg)
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for _r, w, _d in idle:
+            w.close()
+
+
+class EmbeddedMember:
+    """An in-process cluster member for a single-process server: the cluster runs on a background
+    event loop thread; ``call``/``acall`` answer like the agent (no socket).
+
+        member = EmbeddedMember.create(bind="10.0.0.5", jvm_route="py1", contexts=["/app"])
+        member.start()                    # joins and waits for the state transfer
+        app.session_interface = TribesSessionInterface(backend=member)
+    """
+
+    def __init__(self, cluster_factory: Callable[[], Any], contexts: list[str] | tuple[str, ...] = ("/app",),
+                 max_write: int | None = None) -> None:
+        self.cluster_factory = cluster_factory
+        self.contexts = list(contexts)
+        self.max_write = max_write
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.cluster: Any = None
+        self.service: Any = None
+        self._thread: threading.Thread | None = None
+        self.info: dict[str, Any] = {}
+
+    @classmethod
+    def create(cls, contexts: list[str] | tuple[str, ...] = ("/app",), max_write: int | None = None,
+               **cluster_kw: Any) -> "EmbeddedMember":
+        """The stock Tomcat channel (``SimpleTcpCluster.create(**cluster_kw)``: bind, jvm_route, ...)."""
+        from tribes.managers.cluster import SimpleTcpCluster
+        return cls(lambda: SimpleTcpCluster.create(**cluster_kw), contexts, max_write)
+
+    def start(self, timeout: float = 120.0) -> "EmbeddedMember":
+        from tribes.web.service import DEFAULT_MAX_WRITE, SessionService
+        ready: "asyncio.Future[None] | None" = None
+        started = threading.Event()
+        error: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self.loop = loop
+            asyncio.set_event_loop(loop)
+
+            async def boot() -> None:
+                self.cluster = self.cluster_factory()
+                for c in self.contexts:
+                    self.cluster.manager(c)
+                await self.cluster.start()
+                self.service = SessionService(self.cluster, self.max_write or DEFAULT_MAX_WRITE)
+
+            try:
+                loop.run_until_complete(boot())
+            except BaseException as exc:  # noqa: BLE001 - reported to start()
+                error.append(exc)
+                started.set()
+                return
+            started.set()
+            loop.run_forever()
+
+        del ready
+        self._thread = threading.Thread(target=run, name="tribes-member", daemon=True)
+        self._thread.start()
+        if not started.wait(timeout):
+            raise TimeoutError(f"the cluster member did not start within {timeout} s")
+        if error:
+            raise error[0]
+        self.info = self.call({"op": "hello", "v": 1})
+        return self
+
+    async def _handle(self, msg: dict[str, Any]) -> dict[str, Any]:
+        return self.service.handle(msg)  # type: ignore[no-any-return]
+
+    def call(self, msg: dict[str, Any]) -> dict[str, Any]:
+        if self.loop is None or self.service is None:
+            raise AgentUnavailable("the in-process cluster member is not started: call EmbeddedMember.start()")
+        return asyncio.run_coroutine_threadsafe(self._handle(msg), self.loop).result(30)
+
+    async def acall(self, msg: dict[str, Any]) -> dict[str, Any]:
+        if self.loop is None or self.service is None:
+            raise AgentUnavailable("the in-process cluster member is not started: call EmbeddedMember.start()")
+        fut = asyncio.run_coroutine_threadsafe(self._handle(msg), self.loop)
+        return await asyncio.wrap_future(fut)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        loop = self.loop
+        if loop is None:
+            return
+        if self.cluster is not None:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self.cluster.stop(), loop).result(timeout)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.loop = None

@@ -44,12 +44,15 @@ cdef const char* C_END = b"TLF2003"
 cdef const char* C_MBR_BEGIN = b"TRIBES-B\x01\x00"
 cdef const char* C_MBR_END = b"TRIBES-E\x01\x00"
 
-# bodies up to this size are allocated in full as soon as their header arrives; larger ones grow as
-# bytes arrive, so an 11-byte header that lies about a huge length cannot make us allocate it.
+# bodies up to EAGER_BODY are allocated in full as soon as their header arrives; larger ones grow as
+# bytes arrive (from GROW_START, doubling) until half the body is there, and only then get their
+# full-size bytes object: an 11-byte header that lies about a huge length makes us allocate at most
+# EAGER_BODY, and a frame's memory stays within twice the bytes that really arrived.
 cdef enum:
     C_HEADER_SIZE = 11
     C_FRAME_OVERHEAD = 18
-    EAGER_BODY = 4 * 1024 * 1024
+    EAGER_BODY = 64 * 1024
+    GROW_START = 256 * 1024
     ST_HEADER = 0
     ST_BODY = 1
     ST_TRAILER = 2
@@ -233,11 +236,20 @@ cdef class FrameDecoderCore:
                 if take > n - pos:
                     take = n - pos
                 if take:
+                    if self.body is None and 2 * (self.have + take) >= self.length:
+                        # half the body is here: now it is worth its full-size object
+                        self.body = PyBytes_FromStringAndSize(NULL, self.length)
+                        if self.have:
+                            memcpy(PyBytes_AS_STRING(self.body), self.grow, self.have)
+                        if self.grow != NULL:
+                            free(self.grow)
+                            self.grow = NULL
+                        self.grow_cap = 0
                     if self.body is not None:
                         memcpy(PyBytes_AS_STRING(self.body) + self.have, p + pos, take)
                     else:
                         if self.have + take > self.grow_cap:
-                            newcap = self.grow_cap * 2 if self.grow_cap else EAGER_BODY
+                            newcap = self.grow_cap * 2 if self.grow_cap else GROW_START
                             while newcap < self.have + take:
                                 newcap *= 2
                             if newcap > self.length:

@@ -20,6 +20,18 @@ wait with reading paused); ``timeout`` (ms) = after this long waiting for such a
 logged (Tomcat's "threads exhausted" warning); ``selector_timeout`` (ms) = how long ``stop()`` lets
 in-flight processing finish before connections are closed.  ``udp_port`` > 0 (the UDP receiver) is
 not supported.
+
+Limits (``tribes.transport.limits.ReceiverLimits``, ``limits=`` or the camelCase attributes
+``maxMessageSize``, ``maxTotalBuffer``, ``maxConnections``, ``maxConnectionsPerPeer``,
+``partialFrameTimeout``, ``idleTimeout``, ``writeHighWater``, ``writeLowWater``; docs/limits.md): a
+connection is refused or evicted at the connection caps, stops being read while the bytes of
+incomplete frames across connections are over ``max_total_buffer`` or while more than
+``write_high_water`` bytes of ACKs wait for a peer that does not read them (``pause_writing``), and
+is closed when it stalls in a partial frame. Each limit hit writes one rate-limited log line naming
+the setting.
+
+The protocol here is a thin pump: framing, ``ChannelData`` decoding, ACK rules and timeouts are the
+sans-I/O ``tribes.transport.core.RxCore``.
 """
 from __future__ import annotations
 
@@ -29,18 +41,18 @@ import logging
 import socket
 import struct
 import time
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Protocol
 
-from tribes import fastpath
+from tribes.channel import RemoteProcessException, SendOptions
 from tribes.io.channel_data import ChannelData
-from tribes.io.framing import ACK_FRAME, FAIL_ACK_FRAME, FrameDecoder, FramingError
-from tribes.membership.member import _member_from_fields
-from tribes.transport.errors import RemoteProcessException
+from tribes.io.framing import ACK_FRAME, FAIL_ACK_FRAME
+from tribes.io.member import host_bytes
+from tribes.ratelimit import RateLimitedLog
+from tribes.transport.core import ConnectionRefused, RxCore
+from tribes.transport.limits import ConnectionTable, ReceiveBudget, ReceiverLimits, fd_limit
 
 log = logging.getLogger("tribes.transport")
-
-USE_ACK = 0x2
-SYNCHRONIZED_ACK = 0x4
+_limit_log = RateLimitedLog(log)
 
 __all__ = ["NioReceiver", "MessageListener", "resolve_address"]
 
@@ -57,13 +69,6 @@ def resolve_address(address: str | None) -> str:
         except OSError:
             return "127.0.0.1"
     return address
-
-
-def host_bytes(address: str) -> bytes:
-    try:
-        return socket.inet_pton(socket.AF_INET, address)
-    except OSError:
-        return socket.inet_pton(socket.AF_INET6, address)
 
 
 _CAMEL = {
@@ -86,7 +91,7 @@ class NioReceiver:
                  so_keep_alive: bool = False, so_linger_on: bool = True, so_linger_time: int = 3,
                  so_reuse_address: bool = True, timeout: int = 3000, selector_timeout: int = 5000,
                  max_threads: int = 15, min_threads: int = 6, udp_port: int = -1,
-                 secure_port: int = -1) -> None:
+                 secure_port: int = -1, limits: ReceiverLimits | None = None) -> None:
         self.address = address
         self.port = port
         self.auto_bind = max(1, auto_bind)
@@ -105,18 +110,51 @@ class NioReceiver:
         self.secure_port = secure_port
         self.listener: MessageListener | None = None
         self._server: asyncio.AbstractServer | None = None
-        self._connections: set[_RxConnection] = set()
+        self.limits = limits if limits is not None else ReceiverLimits()
+        self._connections: dict[_RxConnection, None] = {}  # in arrival order
         self._slots: asyncio.Semaphore | None = None
+        self._table: ConnectionTable[_RxConnection] = ConnectionTable(0, 0)
+        self._budget: ReceiveBudget[_RxConnection] = ReceiveBudget(0, 0)
+        self._budget_paused: dict[_RxConnection, None] = {}
+        self._sweeper: asyncio.Task[None] | None = None
         self.bound_host: str | None = None
         self.messages_received = 0
         self.bytes_received = 0
+        #: connections refused/evicted/closed by a limit, by setting name
+        self.limit_hits: dict[str, int] = {}
+
+    @property
+    def max_message_size(self) -> int:
+        return self.limits.max_message_size
+
+    @max_message_size.setter
+    def max_message_size(self, value: int) -> None:
+        self.limits.max_message_size = int(value)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes of incomplete frames held across all connections now."""
+        return self._budget.total
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    def _hit(self, setting: str, msg: str, *args: object) -> None:
+        self.limit_hits[setting] = self.limit_hits.get(setting, 0) + 1
+        _limit_log.warn(setting, msg + " (setting %s)", *args, setting)
 
     @classmethod
     def from_attributes(cls, attrs: dict[str, str]) -> "NioReceiver":
         kwargs: dict[str, Any] = {}
+        limits: dict[str, int] = {}
         for key, value in attrs.items():
+            if key in ReceiverLimits.CAMEL:
+                limits[ReceiverLimits.CAMEL[key]] = int(value)
+                continue
             if key not in _CAMEL:
-                raise ValueError(f"NioReceiver: unknown attribute {key!r} (known: {', '.join(sorted(_CAMEL))})")
+                known = sorted([*_CAMEL, *ReceiverLimits.CAMEL])
+                raise ValueError(f"NioReceiver: unknown attribute {key!r} (known: {', '.join(known)})")
             name = _CAMEL[key]
             if name is None:
                 continue
@@ -126,6 +164,8 @@ class NioReceiver:
                 kwargs[name] = str(value).strip().lower() == "true"
             else:
                 kwargs[name] = int(value)
+        if limits:
+            kwargs["limits"] = ReceiverLimits(**limits)
         return cls(**kwargs)
 
     # -- attributes Tomcat's coordinator reads -------------------------------------------------------
@@ -175,14 +215,68 @@ class NioReceiver:
         self.port = port
         self.bound_host = host
         self._slots = asyncio.Semaphore(max(1, self.max_threads))
+        lim = self.limits
+        max_conns = lim.max_connections
+        spare = fd_limit() - 64
+        if max_conns > spare:
+            log.info("NioReceiver: max_connections lowered from %d to %d (open-file limit %d minus 64 spare)",
+                     max_conns, max(1, spare), fd_limit())
+            max_conns = max(1, spare)
+        self._table = ConnectionTable(max_conns, lim.max_connections_per_peer)
+        self._budget = ReceiveBudget(lim.max_total_buffer, lim.buffer_floor)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _RxConnection(self), sock=sock)
+        timeouts = [t for t in (lim.partial_frame_timeout, lim.idle_timeout) if t > 0]
+        if timeouts:
+            self._sweeper = loop.create_task(self._sweep(min(1.0, max(0.05, min(timeouts) / 4000.0))))
         log.info("NioReceiver listening on %s:%d", host, port)
+
+    async def _sweep(self, interval: float) -> None:
+        """Close connections that ran past a timeout (partial frame / idle)."""
+        loop = asyncio.get_running_loop()
+        lim = self.limits
+        while True:
+            await asyncio.sleep(interval)
+            now = loop.time()
+            for conn in list(self._connections):
+                core = conn.core
+                if core is None:
+                    continue
+                if conn.paused & _P_BUSY:
+                    core.last_rx = now  # our own listener's time does not count against the peer
+                    continue
+                # a connection paused for the total buffer is not exempt: when every holder stalls,
+                # they would otherwise wait on each other for ever
+                setting = core.expired(now, lim)
+                if setting is not None:
+                    self._hit(setting, "NioReceiver: closing the connection from %s: no byte for %.1f s "
+                              "with %d bytes of a frame buffered and %d messages delivered",
+                              conn.peer_name, now - core.last_rx, core.buffered, core.delivered)
+                    conn.close(abort=True)
+
+    def _budget_freed(self) -> None:
+        """Bytes were released: connections paused for the total buffer may be read again."""
+        if not self._budget_paused:
+            return
+        for conn in list(self._budget_paused):
+            if self._budget.admits(conn):
+                del self._budget_paused[conn]
+                conn.resume(_P_BUDGET)
+
+    def _forget(self, conn: "_RxConnection") -> None:
+        self._connections.pop(conn, None)
+        self._table.remove(conn)
+        self._budget_paused.pop(conn, None)
+        self._budget.release(conn)
+        self._budget_freed()
 
     async def stop(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
         server.close()
         deadline = time.monotonic() + self.selector_timeout / 1000.0
         while any(c.busy for c in self._connections) and time.monotonic() < deadline:
@@ -202,33 +296,63 @@ class NioReceiver:
 
 _pack_ack = ACK_FRAME
 _pack_fail = FAIL_ACK_FRAME
+USE_ACK = int(SendOptions.USE_ACK)
+SYNCHRONIZED_ACK = int(SendOptions.SYNCHRONIZED_ACK)
+
+# why reading of a connection is paused (a bit mask: reading resumes when all are clear)
+_P_BUSY = 1     # a listener coroutine of this connection is in flight (Tomcat: one worker per connection)
+_P_WRITE = 2    # the peer does not read its ACKs (asyncio's pause_writing)
+_P_BUDGET = 4   # the bytes of incomplete frames across connections are over max_total_buffer
 
 
 class _RxConnection(asyncio.Protocol):
-    """One inbound connection: decode frames, ACK per Tomcat's rules, hand messages up in order."""
+    """One inbound connection: pumps bytes through ``RxCore``, ACKs, hands messages up in order."""
 
-    __slots__ = ("_receiver", "_transport", "_decoder", "busy", "_backlog", "_eof", "_peer", "_last_addr",
-                 "_last_member")
+    __slots__ = ("_receiver", "_transport", "core", "busy", "_backlog", "_eof", "_peer", "peer_name",
+                 "paused", "_held")
 
     def __init__(self, receiver: NioReceiver) -> None:
         self._receiver = receiver
         self._transport: asyncio.Transport | None = None
-        self._decoder = FrameDecoder()
+        self.core: RxCore | None = None
         self.busy = False
-        self._backlog: list[bytes] = []
+        self._backlog: list[ChannelData] = []
         self._eof = False
         self._peer: Any = None
-        self._last_addr: bytes | None = None
-        self._last_member: Any = None
+        self.peer_name = "?"
+        self.paused = 0
+        self._held = 0
+
+    @property
+    def proven(self) -> bool:
+        core = self.core
+        return core is not None and core.delivered > 0
 
     # asyncio callbacks -------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
         r = self._receiver
-        r._connections.add(self)
-        sock = transport.get_extra_info("socket")
         self._peer = transport.get_extra_info("peername")
+        peer_ip = str(self._peer[0]) if self._peer else "?"
+        self.peer_name = f"{peer_ip}:{self._peer[1]}" if self._peer else "?"
+        unproven = [c for c in r._connections if not c.proven] if len(r._table) >= r._table.max_connections else []
+        ok, evicted, setting = r._table.admit(self, peer_ip, unproven)
+        if not ok:
+            limit = r._table.max_per_peer if setting == "max_connections_per_peer" else r._table.max_connections
+            r._hit(setting, "NioReceiver: refusing a connection from %s: %d connections open (%d from this "
+                   "address), the limit is %d", self.peer_name, len(r._table), r._table.count(peer_ip), limit)
+            transport.abort()
+            return
+        if evicted is not None:
+            r._hit("max_connections", "NioReceiver: %d connections open; closing %s, which has not delivered a "
+                   "valid message, to admit %s", len(r._table), evicted.peer_name, self.peer_name)
+            evicted.close(abort=True)
+        self._transport = transport
+        r._connections[self] = None
+        lim = r.limits
+        self.core = RxCore(lim.max_message_size, asyncio.get_running_loop().time())
+        transport.set_write_buffer_limits(high=lim.write_high_water, low=lim.write_low_water)
+        sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, r.rx_buf_size)
@@ -241,8 +365,10 @@ class _RxConnection(asyncio.Protocol):
                 log.debug("could not set socket options on %s: %s", self._peer, exc)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._receiver._connections.discard(self)
+        if self._transport is not None or self.core is not None:
+            self._receiver._forget(self)
         self._transport = None
+        self._held = 0
 
     def eof_received(self) -> bool:
         # Tomcat: remaining complete frames are processed, then the connection is closed.
@@ -251,61 +377,104 @@ class _RxConnection(asyncio.Protocol):
             return True
         return False
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         t = self._transport
         if t is not None:
-            t.close()
+            # a peer that does not read would keep a graceful close (and its buffers) forever
+            if abort or self.paused & _P_WRITE:
+                t.abort()
+            else:
+                t.close()
+
+    # flow control ------------------------------------------------------------------------------------
+    def pause(self, why: int) -> None:
+        t = self._transport
+        if not self.paused and t is not None and not t.is_closing():
+            try:
+                t.pause_reading()
+            except RuntimeError:  # pragma: no cover
+                pass
+        self.paused |= why
+
+    def resume(self, why: int) -> None:
+        if not self.paused & why:
+            return
+        self.paused &= ~why
+        t = self._transport
+        if not self.paused and t is not None and not t.is_closing():
+            try:
+                t.resume_reading()
+            except RuntimeError:  # pragma: no cover
+                pass
+
+    def pause_writing(self) -> None:
+        t = self._transport
+        r = self._receiver
+        r._hit("write_high_water", "NioReceiver: %s does not read its ACKs (%d bytes waiting); reading from it "
+               "stops until it does", self.peer_name, t.get_write_buffer_size() if t is not None else -1)
+        self.pause(_P_WRITE)
+
+    def resume_writing(self) -> None:
+        self.resume(_P_WRITE)
 
     def data_received(self, data: bytes) -> None:
+        core = self.core
+        if core is None:
+            return
         r = self._receiver
         r.bytes_received += len(data)
         try:
-            bodies = self._decoder.feed(data)
-        except FramingError as exc:
-            log.warning("NioReceiver: dropping connection from %s: %s", self._peer, exc)
-            bodies = list(getattr(exc, "frames", ()) or ())
-            if self.busy:
-                self._backlog.extend(bodies)
-            elif bodies:
-                self._process(bodies, 0)
+            msgs = core.receive_data(data, asyncio.get_running_loop().time())
+        except ConnectionRefused as exc:
+            r._hit(exc.setting or "framing", "NioReceiver: dropping the connection from %s: %s",
+                   self.peer_name, exc.reason)
+            self._account(0)
             self._eof = True
+            if exc.messages:
+                if self.busy:
+                    self._backlog.extend(exc.messages)
+                else:
+                    self._process(exc.messages, 0)
             if not self.busy:
                 self.close()
             return
-        if not bodies:
+        held = core.decoder.buffered
+        if held or self._held:
+            self._account(held)
+        if not msgs:
             return
         if self.busy:
-            self._backlog.extend(bodies)
+            self._backlog.extend(msgs)
             return
-        self._process(bodies, 0)
+        self._process(msgs, 0)
+
+    def _account(self, held: int) -> None:
+        """Tell the shared budget how many bytes of an incomplete frame this connection holds."""
+        r = self._receiver
+        old, self._held = self._held, held
+        if not r._budget.update(self, held):
+            if not self.paused & _P_BUDGET:
+                r._hit("max_total_buffer", "NioReceiver: %d bytes of incomplete frames held across connections "
+                       "(limit %d); reading from %s (%d bytes held) waits", r._budget.total,
+                       r._budget.limit, self.peer_name, held)
+                r._budget_paused[self] = None
+                self.pause(_P_BUDGET)
+        elif held < old:
+            r._budget_freed()
 
     # processing --------------------------------------------------------------------------------------
-    def _process(self, bodies: list[bytes], start: int) -> None:
-        """Process bodies[start:] in order; stops and continues asynchronously at an awaitable."""
+    def _process(self, msgs: list[ChannelData], start: int) -> None:
+        """Process msgs[start:] in order; stops and continues asynchronously at an awaitable."""
         r = self._receiver
         listener = r.listener
         transport = self._transport
-        parse = fastpath.parse_channel_data
-        n = len(bodies)
+        n = len(msgs)
         i = start
         while i < n:
-            body = bodies[i]
+            msg = msgs[i]
             i += 1
-            try:
-                options, timestamp, unique_id, fields, address, message = parse(body)
-                if address == self._last_addr:
-                    member = self._last_member
-                else:
-                    member = self._last_member = _member_from_fields(fields, address)
-                    self._last_addr = address
-                msg = ChannelData(options, timestamp, unique_id, member, message)
-            except Exception as exc:
-                log.warning("NioReceiver: undecodable ChannelData (%d bytes) from %s, closing: %s",
-                            len(body), self._peer, exc)
-                self._eof = True
-                self.close()
-                return
             r.messages_received += 1
+            options = msg.options
             ack = options & USE_ACK
             sync = ack and (options & SYNCHRONIZED_ACK)
             if ack and not sync and transport is not None and not transport.is_closing():
@@ -327,7 +496,7 @@ class _RxConnection(asyncio.Protocol):
                     self._write(_pack_fail)
                 continue
             if result is not None and inspect.isawaitable(result):
-                self._go_async(result, bool(sync), bodies, i)
+                self._go_async(result, bool(sync), msgs, i)
                 return
             if sync:
                 self._write(_pack_ack)
@@ -339,17 +508,12 @@ class _RxConnection(asyncio.Protocol):
         if t is not None and not t.is_closing():
             t.write(frame)
 
-    def _go_async(self, awaitable: Awaitable[Any], sync: bool, bodies: list[bytes], resume_at: int) -> None:
+    def _go_async(self, awaitable: Awaitable[Any], sync: bool, msgs: list[ChannelData], resume_at: int) -> None:
         self.busy = True
-        t = self._transport
-        if t is not None and not t.is_closing():
-            try:
-                t.pause_reading()
-            except RuntimeError:  # pragma: no cover
-                pass
-        asyncio.ensure_future(self._finish(awaitable, sync, bodies, resume_at))
+        self.pause(_P_BUSY)
+        asyncio.ensure_future(self._finish(awaitable, sync, msgs, resume_at))
 
-    async def _finish(self, awaitable: Awaitable[Any], sync: bool, bodies: list[bytes], resume_at: int) -> None:
+    async def _finish(self, awaitable: Awaitable[Any], sync: bool, msgs: list[ChannelData], resume_at: int) -> None:
         r = self._receiver
         slots = r._slots
         acquired = False
@@ -385,8 +549,8 @@ class _RxConnection(asyncio.Protocol):
                 slots.release()
         self.busy = False
         # continue with the rest of this batch, then whatever arrived meanwhile
-        if resume_at < len(bodies):
-            self._process(bodies, resume_at)
+        if resume_at < len(msgs):
+            self._process(msgs, resume_at)
             if self.busy:
                 return
         while self._backlog and not self.busy:
@@ -394,14 +558,7 @@ class _RxConnection(asyncio.Protocol):
             self._process(backlog, 0)
         if self.busy:
             return
-        t = self._transport
         if self._eof:
             self.close()
-        elif t is not None and not t.is_closing():
-            try:
-                t.resume_reading()
-            except RuntimeError:  # pragma: no cover
-                pass
-
-
-MessageCallback = Callable[[ChannelData], "None | Awaitable[None]"]
+        else:
+            self.resume(_P_BUSY)

@@ -196,6 +196,9 @@ class DeltaManager:
         self.expired_sessions = 0
         self.rejected_sessions = 0
         self.session_replace_counter = 0
+        #: Python-only: a state transfer keeps an existing copy accessed later than the received one
+        #: (a keeper reconciling its store with the live cluster); Tomcat always replaces
+        self.transfer_keep_newer = False
         self.dropped_messages = 0
         # state transfer
         self.receiver_queue = False
@@ -556,7 +559,7 @@ class DeltaManager:
     def _h_get_all(self, msg: SessionMessage, sender: Any, now: int) -> None:
         # the snapshot is taken now (shallow copies, so later changes do not leak in); the bytes are
         # built by Send.build, which the I/O layer runs off the event loop
-        snapshot = [_snapshot(s) for s in self.sessions.values() if s.is_valid]
+        snapshot = [snapshot_session(s) for s in self.sessions.values() if s.is_valid]
         t = now
         opts = SEND_OPTIONS_USE_ACK | SEND_OPTIONS_SYNCHRONIZED_ACK
         notes = self.config.persist_authentication_notes
@@ -586,32 +589,46 @@ class DeltaManager:
             raise SessionStateError("ALL_SESSION_DATA without payload")
         states = read_sessions(msg.session)
         for st in states:
-            s = self._new_session(now)
-            s.creation_time = st.creation_time
-            s.last_accessed_time = st.last_accessed_time
-            s.max_inactive_interval = st.max_inactive_interval
-            s.is_new = st.is_new
-            s.this_accessed_time = st.this_accessed_time
-            s.version = st.version
-            s.principal = st.principal
-            if st.notes:
-                s.notes = dict(st.notes)
-            s.attributes = st.attributes          # the state object is discarded: no copy
-            if st.listeners:
-                s.listeners = list(st.listeners)
-            s.set_id(st.id)
-            s.is_valid = True
-            s.primary = False
+            self.install_state(st, now, sender=sender, keep_newer=self.transfer_keep_newer)
+        self._fire(SessionEvent("state_received", self.name, None, True, value=len(states), sender=sender))
+
+    def install_state(self, st: SessionState, now: int, *, touch: bool = True, sender: Any = None,
+                      keep_newer: bool = False) -> DeltaSession | None:
+        """Make a session from its transferred state (handleALL_SESSION_DATA's per-session step).
+
+        ``touch``: restart its idle clock, as Tomcat's state transfer does (``access()``); a store
+        that reloads sessions passes False so expiry is honoured across restarts. ``keep_newer``: an
+        existing copy accessed later than ``st`` is kept (returns None)."""
+        old = self.sessions.get(st.id)
+        if keep_newer and old is not None and old.is_valid and old.last_accessed_time > st.last_accessed_time:
+            return None
+        s = self._new_session(now)
+        s.creation_time = st.creation_time
+        s.last_accessed_time = st.last_accessed_time
+        s.max_inactive_interval = st.max_inactive_interval
+        s.is_new = st.is_new
+        s.this_accessed_time = st.this_accessed_time
+        s.version = st.version
+        s.principal = st.principal
+        if st.notes:
+            s.notes = dict(st.notes)
+        s.attributes = st.attributes          # the state object is discarded: no copy
+        if st.listeners:
+            s.listeners = list(st.listeners)
+        s.set_id(st.id)
+        s.is_valid = True
+        s.primary = False
+        if touch:
             s.access(now)
             s.access_count = 0
-            s.reset_delta_request()
-            if st.id in self.sessions:
-                self.session_replace_counter += 1
-                log.warning("%s: state transfer replaced the existing session %s", self.name, st.id)
-            self.sessions[st.id] = s
-            self._fire_session("created", st.id, True, sender=sender)
-            self._replay(st.id, now)
-        self._fire(SessionEvent("state_received", self.name, None, True, value=len(states), sender=sender))
+        s.reset_delta_request()
+        if old is not None:
+            self.session_replace_counter += 1
+            log.warning("%s: state transfer replaced the existing session %s", self.name, st.id)
+        self.sessions[st.id] = s
+        self._fire_session("created", st.id, True, sender=sender)
+        self._replay(st.id, now)
+        return s
 
     def _h_transfer_complete(self, msg: SessionMessage, sender: Any, now: int) -> None:
         self.state_transfer_create_send_time = msg.get_timestamp()
@@ -694,7 +711,7 @@ class DeltaManager:
     }
 
 
-def _snapshot(s: DeltaSession) -> SessionState:
+def snapshot_session(s: DeltaSession) -> SessionState:
     return SessionState(s.id or "", s.creation_time, s.last_accessed_time, s.max_inactive_interval, s.is_new,
                         s.is_valid, s.this_accessed_time, s.version, s.principal,
                         dict(s._notes) if s._notes else {}, dict(s.attributes), list(s.listeners))
@@ -707,5 +724,5 @@ def no_context_manager_reply(ctxname: str) -> SessionMessage:
 
 
 __all__ = ["DeltaManager", "DeltaManagerConfig", "Send", "SessionEvent", "TooManyActiveSessionsException",
-           "no_context_manager_reply", "QUEUED_EVENTS", "SEND_OPTIONS_ASYNCHRONOUS", "SEND_OPTIONS_USE_ACK",
+           "no_context_manager_reply", "snapshot_session", "QUEUED_EVENTS", "SEND_OPTIONS_ASYNCHRONOUS", "SEND_OPTIONS_USE_ACK",
            "SEND_OPTIONS_SYNCHRONIZED_ACK"]

@@ -224,6 +224,7 @@ class ClusterConfig:
     drop_time: int = 3000
     receiver_port: int = 4000
     manager_attrs: dict[str, str] = field(default_factory=dict)     # extra/overriding DeltaManager attributes
+    manager_class: str = "org.apache.catalina.ha.session.DeltaManager"  # or ...ha.session.BackupManager
     cluster_attrs: dict[str, str] = field(default_factory=dict)     # extra SimpleTcpCluster attributes
     membership_xml: str | None = None     # replaces <Membership .../>
     receiver_xml: str | None = None       # replaces <Receiver .../>
@@ -242,7 +243,9 @@ class ClusterConfig:
             return sub(self.cluster_xml)
         mattrs = {"expireSessionsOnShutdown": "false", "notifyListenersOnReplication": "true",
                   "processExpiresFrequency": "1", **self.manager_attrs}
-        manager = "<Manager className=\"org.apache.catalina.ha.session.DeltaManager\"" + "".join(
+        if not self.manager_class.endswith(".DeltaManager"):
+            mattrs.pop("expireSessionsOnShutdown", None)   # a DeltaManager-only attribute
+        manager = f"<Manager className=\"{self.manager_class}\"" + "".join(
             f' {k}="{v}"' for k, v in mattrs.items()) + "/>"
         membership = self.membership_xml or (
             f'<Membership className="org.apache.catalina.tribes.membership.McastService" '

@@ -205,3 +205,47 @@ def test_config_defaults_and_attributes(attrs: dict[str, str], expected: dict[st
     cfg = BackupManagerConfig.from_attributes(attrs)
     for k, v in expected.items():
         assert getattr(cfg, k) == v
+
+
+def test_cluster_backup_contexts_and_sessions_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """SimpleTcpCluster(backup_config=...) hands out BackupContexts; `tribes sessions --json` shows roles."""
+    import json
+
+    from tribes.cli.sessions import _print_sessions
+    from tribes.managers.backup import BackupContext
+    from tribes.managers.cluster import SimpleTcpCluster
+
+    async def go() -> None:
+        chans = [channel() for _ in range(2)]
+        clusters = [SimpleTcpCluster(ch, jvm_route=f"py{i}", backup_config=BackupManagerConfig(rpc_timeout=3000))
+                    for i, ch in enumerate(chans)]
+        for c in clusters:
+            c.manager("/app")
+        await chans[0].start()
+        await chans[1].start()
+        chans[0].membership_service.add_member(chans[1].local_member)  # type: ignore[attr-defined]
+        chans[1].membership_service.add_member(chans[0].local_member)  # type: ignore[attr-defined]
+        await asyncio.sleep(0.1)
+        try:
+            for c in clusters:
+                await c.start()
+            ctx = clusters[0].manager("/app")
+            assert isinstance(ctx, BackupContext) and ctx.name == "localhost#/app"
+            s = ctx.create_session({"user": "alice"})
+            with ctx.request(s.id) as sess:
+                sess.set_attribute("n", JavaInteger(1))
+            await clusters[0].flush()
+            other = clusters[1].manager("/app")
+            await until(lambda: other.role(s.id) == "backup")
+            await until(lambda: other.get_session(s.id) is not None and other.get_session(s.id).attributes.get("n") == 1)
+            capsys.readouterr()
+            _print_sessions(clusters[0], True)
+            rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+            mine = [r for r in rows if r.get("id") == s.id]
+            assert len(mine) == 1 and mine[0]["role"] == "primary"
+            assert mine[0]["backupMembers"] == [chans[1].local_member.name]
+            assert mine[0]["attributes"]["user"]["value"] == "alice"
+        finally:
+            for c in clusters:
+                await c.stop()
+    asyncio.run(go())

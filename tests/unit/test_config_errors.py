@@ -64,9 +64,6 @@ BAD: list[Bad] = [
         ["unknown className", "Did you mean org.apache.catalina.tribes.membership.McastService?"], "McastServic"),
     Bad("class in the wrong element", in_channel(f"<Membership {NR}/>"),
         ["NioReceiver is a <Receiver> class, not a <Membership>"], "<Membership"),
-    Bad("BackupManager", server(f'<Cluster {STC}><Manager className="org.apache.catalina.ha.session.BackupManager"/>'
-                                "</Cluster>"),
-        ["not supported: BackupManager", "use org.apache.catalina.ha.session.DeltaManager"], "BackupManager"),
     Bad("CloudMembershipService provider",
         in_channel('<Membership className="org.apache.catalina.tribes.membership.cloud.CloudMembershipService" '
                    'membershipProviderClassName="consul"/>'),

@@ -41,6 +41,10 @@ def _cluster_options(func: Any) -> Any:
                      help="stateTransferTimeout in seconds."),
         click.option("--join-wait", type=float, default=1.5, show_default=True,
                      help="Seconds to wait for the membership to settle before asking for the state."),
+        click.option("--manager", "manager_kind", type=click.Choice(["delta", "backup"]), default="delta",
+                     show_default=True,
+                     help="Session manager of the cluster's contexts: DeltaManager or BackupManager "
+                          "(primary/backup/proxy map; sessions show their role here)."),
     ]
     for o in reversed(opts):
         func = o(func)
@@ -48,14 +52,19 @@ def _cluster_options(func: Any) -> Any:
 
 
 def _make_cluster(net: NetworkOptions, jvm_route: str | None, send_options: int, tomcat_version: str, state_timeout: int,
-                  join_wait: float, follow: bool) -> Any:
+                  join_wait: float, follow: bool, manager_kind: str = "delta") -> Any:
     from tribes.managers.cluster import SimpleTcpCluster
     from tribes.managers.delta_manager import DeltaManagerConfig
+    backup_config = None
+    if manager_kind == "backup":
+        from tribes.managers.backup import BackupManagerConfig
+        backup_config = BackupManagerConfig()
     return SimpleTcpCluster.create(bind=net.bind, mcast_address=net.mcast_address, mcast_port=net.mcast_port,
                                    receiver_port=net.receiver_port, domain=net.domain, jvm_route=jvm_route,
                                    channel_send_options=send_options, tomcat_version=tomcat_version,
                                    manager_config=DeltaManagerConfig(state_transfer_timeout=state_timeout),
-                                   follow_all_contexts=follow, join_wait=join_wait)
+                                   follow_all_contexts=follow and backup_config is None, join_wait=join_wait,
+                                   backup_config=backup_config)
 
 
 async def _start(cluster: Any, contexts: Sequence[str]) -> int | None:
@@ -103,13 +112,31 @@ def _print_sessions(cluster: Any, as_json: bool) -> int:
                 attrs = ", ".join(f"{k}={_short(v)}" for k, v in sorted(s.attributes.items()))
                 rows.append((context_path(name), s.id, iso_time(s.creation_time), iso_time(s.last_accessed_time),
                              str(s.max_inactive_interval), principal_name(s.principal) or "-", attrs))
+    for name, bm in sorted(getattr(cluster, "backup_managers", {}).items()):   # BackupManager contexts
+        for r in sorted(bm.roles(), key=lambda r: r["id"]):
+            count += 1
+            s = bm.map.entries[r["id"]].value if bm.map is not None and r["id"] in bm.map.entries else None
+            if as_json:
+                base = session_json(s, context_path(name)) if s is not None else {"context": context_path(name),
+                                                                                    "id": r["id"]}
+                emit_json("session", **base, role=r["role"], primaryMember=r["primaryMember"],
+                          backupMembers=r["backupMembers"])
+            else:
+                where = f"[{r['role']}; primary {r['primaryMember'] or '-'}; backup {','.join(r['backupMembers']) or '-'}]"
+                if s is None:
+                    rows.append((context_path(name), r["id"], "-", "-", "-", "-", where))
+                else:
+                    attrs = ", ".join(f"{k}={_short(v)}" for k, v in sorted(s.attributes.items()))
+                    rows.append((context_path(name), s.id, iso_time(s.creation_time), iso_time(s.last_accessed_time),
+                                 str(s.max_inactive_interval), principal_name(s.principal) or "-", f"{where} {attrs}"))
     if not as_json:
         head = ("CONTEXT", "ID", "CREATED", "LAST ACCESSED", "MAX", "USER", "ATTRIBUTES")
         widths = [max(len(head[i]), *(len(r[i]) for r in rows)) if rows else len(head[i]) for i in range(6)]
         click.echo("  ".join(h.ljust(w) for h, w in zip(head, widths)) + "  " + head[6])
         for r in rows:
             click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[6])
-        click.echo(f"{count} session(s) in {len(cluster.managers)} context(s)")
+        click.echo(f"{count} session(s) in {len(cluster.managers) + len(getattr(cluster, 'backup_managers', {}))} "
+                   "context(s)")
     return count
 
 
@@ -196,7 +223,8 @@ def _parent(ctx: click.Context) -> dict[str, Any]:
 
 async def _act(p: dict[str, Any], contexts: Sequence[str], action: Any) -> int:
     net: NetworkOptions = p["net"]
-    kw = {k: p[k] for k in ("jvm_route", "send_options", "tomcat_version", "state_timeout", "join_wait")}
+    kw = {k: p[k] for k in ("jvm_route", "send_options", "tomcat_version", "state_timeout", "join_wait",
+                            "manager_kind")}
     cluster = _make_cluster(net, follow=False, **kw)
     code = await _start(cluster, contexts or ["/"])
     if code is not None:
@@ -216,6 +244,9 @@ def _find(cluster: Any, session_id: str) -> Any:
     for c in cluster.contexts.values():
         if c.delta_manager.find_session(session_id) is not None:
             return c
+    for bm in getattr(cluster, "backup_managers", {}).values():   # BackupManager: held here (not a proxy)
+        if bm.find_session(session_id) is not None:
+            return bm.context
     names = ", ".join(sorted(cluster.contexts)) or "none"
     click.echo(f"tribes sessions: no session {session_id} in the context(s) {names}: pass --context PATH", err=True)
     return None

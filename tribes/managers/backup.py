@@ -264,6 +264,8 @@ class BackupManager:
         self.jvm_route = jvm_route
         self.tomcat_version = str(tomcat_version)
         self.map: LazyReplicatedMap | None = None
+        #: the BackupContext handed out by SimpleTcpCluster.manager()
+        self.context: Any = None
         self.codec = SessionCodec(self)
         self.listeners: list[Callable[[SessionEvent], None]] = []
         self.expired_sessions = 0
@@ -423,3 +425,135 @@ class BackupManager:
         return out
 
 
+
+
+class BackupContext:
+    """The sessions of one BackupManager context: the same API as ``ReplicatedContext`` (DeltaManager)
+    plus what a primary/backup/proxy map needs. All calls run on the loop thread.
+
+    A session held here only as a *proxy* (its value lives on its primary and backup) is not returned
+    by the synchronous calls; ``await ctx.load(id)`` fetches it (RETRIEVE_BACKUP) and makes this node
+    its primary, after which ``get_session`` / ``request`` work on it, as a Tomcat request would.
+    """
+
+    def __init__(self, cluster: Any, manager: BackupManager) -> None:
+        self.cluster = cluster
+        self.backup_manager = manager
+
+    @property
+    def name(self) -> str:
+        return self.backup_manager.name
+
+    def __repr__(self) -> str:
+        return f"BackupContext({self.name!r}, {len(self.backup_manager.sessions)} sessions held)"
+
+    @staticmethod
+    def _now() -> int:
+        import time
+        return int(time.time() * 1000)
+
+    # -- reading ------------------------------------------------------------------------------
+    def sessions(self) -> list[DeltaSession]:
+        return [s for s in self.backup_manager.sessions.values() if s.is_valid]
+
+    def session_ids(self) -> list[str]:
+        return [s.id for s in self.sessions() if s.id is not None]
+
+    def find_session(self, session_id: str) -> DeltaSession | None:
+        return self.backup_manager.find_session(session_id)
+
+    def get_session(self, session_id: str) -> DeltaSession | None:
+        return self.backup_manager.get_session(session_id, self._now())
+
+    async def load(self, session_id: str) -> DeltaSession | None:
+        """The session for a request on this node; a proxy is fetched from its backup first."""
+        s = await self.backup_manager.load(session_id)
+        if s is not None and s.expiry_due(self._now()):
+            self.backup_manager._expire(s, self._now())
+            return None
+        return s if s is not None and s.is_valid else None
+
+    def roles(self) -> list[dict[str, Any]]:
+        """Every key of the map with this node's role (primary/backup/proxy) and its primary and backup."""
+        return self.backup_manager.roles()
+
+    def role(self, session_id: str) -> str | None:
+        e = self.backup_manager.map.entry(session_id) if self.backup_manager.map is not None else None
+        return e.role if e is not None else None
+
+    def __len__(self) -> int:
+        return len(self.backup_manager.sessions)
+
+    # -- acting -------------------------------------------------------------------------------
+    def create_session(self, attributes: dict[str, Any] | None = None, session_id: str | None = None,
+                       max_inactive_interval: int | None = None) -> DeltaSession:
+        now = self._now()
+        s = self.backup_manager.create_session(now, session_id)
+        try:
+            if max_inactive_interval is not None:
+                s.set_max_inactive_interval(max_inactive_interval)
+            for k, v in (attributes or {}).items():
+                s.set_attribute(k, v)
+        finally:
+            assert s.id is not None
+            self.backup_manager.end_request(s.id, now)
+        return s
+
+    def request(self, session_id: str, bind_route: bool = True) -> Any:
+        """A request-scoped unit of work: the changes leave as one diff to the backup at the end.
+
+        ``bind_route`` is accepted for API compatibility; BackupManager sessions keep their id (a
+        JvmRouteBinderValve rename is a remove + put, done by ``change_session_id``).
+        Raises KeyError when the session is not held here (see ``load`` for proxies)."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def unit() -> Iterator[DeltaSession]:
+            bm = self.backup_manager
+            now = self._now()
+            s = bm.get_session(session_id, now)
+            if s is None:
+                raise KeyError(f"no session {session_id!r} held in {self.name}"
+                               + (" (a proxy here: await load() first)" if self.role(session_id) == "proxy" else ""))
+            s.access(now)
+            try:
+                yield s
+            finally:
+                if s.is_valid and s.id is not None:
+                    bm.end_request(s.id, self._now())
+        return unit()
+
+    def set_attribute(self, session_id: str, name: str, value: Any) -> DeltaSession:
+        with self.request(session_id) as s:
+            s.set_attribute(name, value)
+        return s
+
+    def remove_attribute(self, session_id: str, name: str) -> DeltaSession:
+        with self.request(session_id) as s:
+            s.remove_attribute(name)
+        return s
+
+    def invalidate(self, session_id: str) -> bool:
+        s = self.backup_manager.find_session(session_id)
+        if s is None:
+            return False
+        self.backup_manager.invalidate(s, self._now())
+        return True
+
+    def change_session_id(self, session_id: str, new_id: str | None = None) -> str:
+        """ManagerBase.changeSessionId on a BackupManager: REMOVE the old key, put the new one."""
+        bm = self.backup_manager
+        s = bm.find_session(session_id)
+        if s is None:
+            raise KeyError(f"no session {session_id!r} held in {self.name}")
+        nid = new_id or bm.generate_session_id()
+        bm._map().remove(session_id)
+        s.set_id(nid)
+        bm._map().put(nid, s)
+        return nid
+
+    def add_listener(self, listener: Callable[[SessionEvent], None]) -> None:
+        self.backup_manager.add_listener(listener)
+
+
+__all__ += ["BackupContext"]

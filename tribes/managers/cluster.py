@@ -25,12 +25,14 @@ import logging
 import time
 from typing import Any, AsyncIterator, Callable, Iterator
 
+from tribes.ratelimit import RateLimitedLog
 from tribes.managers.delta_manager import DeltaManager, DeltaManagerConfig, Send, SessionEvent, no_context_manager_reply
 from tribes.managers.session import DeltaSession
 from tribes.managers.session_message import (EVT_GET_ALL_SESSIONS, SessionMessage, SessionMessageError,
                                              is_session_message)
 
 log = logging.getLogger("tribes.managers")
+_send_log = RateLimitedLog(log)
 
 __all__ = ["SimpleTcpCluster", "ReplicatedContext", "context_name", "context_path", "now_ms"]
 
@@ -176,7 +178,7 @@ class SimpleTcpCluster:
                  jvm_route: str | None = None, channel_send_options: int = 8,
                  manager_config: DeltaManagerConfig | None = None, tomcat_version: str = "10.1",
                  follow_all_contexts: bool = False, background_processor_delay: float = 10.0,
-                 join_wait: float = 0.0) -> None:
+                 join_wait: float = 0.0, backup_config: Any = None) -> None:
         self.channel = channel
         self.host = host
         self.container = container
@@ -187,6 +189,9 @@ class SimpleTcpCluster:
         self.follow_all_contexts = follow_all_contexts
         self.background_processor_delay = background_processor_delay
         self.join_wait = join_wait
+        #: a ``tribes.managers.backup.BackupManagerConfig``: contexts use BackupManager instead of DeltaManager
+        self.backup_config = backup_config
+        self.backup_managers: dict[str, Any] = {}
         self.managers: dict[str, DeltaManager] = {}
         self.contexts: dict[str, ReplicatedContext] = {}
         self.listeners: list[Callable[[SessionEvent], None]] = []
@@ -195,6 +200,9 @@ class SimpleTcpCluster:
         self.send_failures = 0
         self.started = False
         self._queue: asyncio.Queue[Send | None] | None = None
+        #: sends handed to the channel and not finished (bounded: a hung member's ACK waits time out)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self.max_inflight_sends = 10_000
         self._tasks: list[asyncio.Task[Any]] = []
         self._transfers: dict[str, asyncio.Task[str]] = {}
         channel.add_channel_listener(self)
@@ -223,8 +231,11 @@ class SimpleTcpCluster:
         return context_name(path, self.host, self.container)
 
     def manager(self, path: str, config: DeltaManagerConfig | None = None) -> ReplicatedContext:
-        """The context's sessions; registers a DeltaManager on first use (state transfer if started)."""
+        """The context's sessions; registers a DeltaManager on first use (state transfer if started).
+        With ``backup_config`` it is a BackupManager context (``tribes.managers.backup.BackupContext``)."""
         name = self.manager_name(path)
+        if self.backup_config is not None:
+            return self.backup_manager(name)  # type: ignore[no-any-return]
         ctx = self.contexts.get(name)
         if ctx is None:
             dm = DeltaManager(name, config or self.manager_config, self.jvm_route, self.tomcat_version)
@@ -235,6 +246,25 @@ class SimpleTcpCluster:
             if self.started:
                 self._transfers[name] = asyncio.get_running_loop().create_task(self._state_transfer(dm))
         return ctx
+
+    def backup_manager(self, path: str, config: Any = None) -> Any:
+        """A BackupManager context (``BackupContext``); its LazyReplicatedMap starts with the cluster."""
+        from tribes.managers.backup import BackupContext, BackupManager, BackupManagerConfig
+        name = self.manager_name(path)
+        bm = self.backup_managers.get(name)
+        if bm is None:
+            bm = BackupManager(name, config or self.backup_config or BackupManagerConfig(), self.jvm_route,
+                               self.tomcat_version)
+            bm.add_listener(self._fire)
+            self.backup_managers[name] = bm
+            bm.context = BackupContext(self, bm)
+            if self.started:
+                self._transfers[name] = asyncio.get_running_loop().create_task(self._start_backup(bm))
+        return bm.context
+
+    async def _start_backup(self, bm: Any) -> str:
+        await bm.start(self.channel)
+        return "transferred"
 
     def add_listener(self, listener: Callable[[SessionEvent], None]) -> None:
         """Session events of every context."""
@@ -259,6 +289,8 @@ class SimpleTcpCluster:
         for dm in self.managers.values():
             dm.has_members = bool(members)
         self._tasks.append(asyncio.get_running_loop().create_task(self._background()))
+        for bm in list(self.backup_managers.values()):
+            await bm.start(self.channel)
         if state_transfer:
             await asyncio.gather(*(self._state_transfer(dm) for dm in list(self.managers.values())))
 
@@ -274,6 +306,9 @@ class SimpleTcpCluster:
             self._pump(dm)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.flush(), 10)
+        for bm in list(self.backup_managers.values()):
+            with contextlib.suppress(Exception):
+                await bm.stop()
         for t in self._transfers.values():
             t.cancel()
         if self._queue is not None:
@@ -315,6 +350,9 @@ class SimpleTcpCluster:
                 if tick % max(1, dm.config.process_expires_frequency) == 0:
                     dm.process_expires(now_ms())
                     self._pump(dm)
+            for bm in list(self.backup_managers.values()):
+                if tick % max(1, bm.config.process_expires_frequency) == 0 and bm.map is not None:
+                    bm.process_expires(now_ms())
 
     # -- sending ------------------------------------------------------------------------------
     def _pump(self, dm: DeltaManager) -> None:
@@ -331,6 +369,10 @@ class SimpleTcpCluster:
         """Wait until every queued message has been handed to the channel (and ACKed if sync)."""
         if self._queue is not None:
             await self._queue.join()
+        if self._inflight:
+            await asyncio.gather(*list(self._inflight), return_exceptions=True)
+        for bm in list(self.backup_managers.values()):
+            await bm.flush()
         mdi = self._dispatcher()
         if mdi is not None:
             with contextlib.suppress(Exception):
@@ -369,17 +411,28 @@ class SimpleTcpCluster:
                     await asyncio.sleep(item.delay)
                 if item.build is not None:      # a session stream: serialize off the event loop
                     await asyncio.to_thread(item.materialize)
-                try:
-                    await self.send(item.message, item.destination, item.options)
-                    if log.isEnabledFor(logging.DEBUG):
-                        log.debug("sent %s to %s (options %s)", item.message,
-                                  getattr(item.destination, "name", "all members"), item.options)
-                except Exception as exc:
-                    self.send_failures += 1
-                    log.warning("sending %s to %s failed: %s", item.message,
-                                getattr(item.destination, "name", "all members"), exc)
+                # Each send runs as its own task, so a slow or hung member (whose ACKs take up to the
+                # sender's timeout) does not hold back the next message to the healthy ones. Order per
+                # member is kept by the transport: a send reaches its members' queues (MemberLink) before
+                # it first waits, and tasks start in the order they are made.
+                while len(self._inflight) >= self.max_inflight_sends:
+                    await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+                task = asyncio.get_running_loop().create_task(self._send_item(item))
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
             finally:
                 self._queue.task_done()
+
+    async def _send_item(self, item: Send) -> None:
+        try:
+            await self.send(item.message, item.destination, item.options)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("sent %s to %s (options %s)", item.message,
+                          getattr(item.destination, "name", "all members"), item.options)
+        except Exception as exc:
+            self.send_failures += 1
+            _send_log.warn("send_failed", "sending %s to %s failed: %s", item.message,
+                           getattr(item.destination, "name", "all members"), exc)
 
     # -- ChannelListener (ClusterSessionListener) -----------------------------------------------
     def accept(self, msg: Any, sender: Any) -> bool:

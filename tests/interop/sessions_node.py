@@ -43,6 +43,24 @@ def rss_kib() -> int:
     return 0
 
 
+def from_server_xml(a: Any, manager_config: Any) -> SimpleTcpCluster:
+    """The channel of a server.xml (same file as the Tomcat nodes, this host's address), interceptors
+    told the Tomcat version (EncryptInterceptor's format); MessageDispatchInterceptor with one worker
+    so this node's messages keep their order, as SimpleTcpCluster.create does."""
+    from tribes.config import load
+    from tribes.config.build import build_channel
+    xml = load(a.server_xml).with_overrides(bind=a.bind, receiver_port=a.receiver_port, jvm_route=a.jvm_route)
+    channel = build_channel(xml)
+    for icp in channel.interceptors():
+        if hasattr(icp, "set_tomcat_version"):
+            icp.set_tomcat_version(a.version)
+        if type(icp).__name__ == "MessageDispatchInterceptor" and hasattr(icp, "max_threads"):
+            icp.max_threads = 1
+    return SimpleTcpCluster(channel, jvm_route=a.jvm_route, channel_send_options=int(xml.get("channelSendOptions")),
+                            manager_config=manager_config, tomcat_version=a.version,
+                            follow_all_contexts=a.follow_all, background_processor_delay=a.background_delay)
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bind", required=True)
@@ -57,13 +75,19 @@ async def main() -> None:
     ap.add_argument("--follow-all", action="store_true")
     ap.add_argument("--background-delay", type=float, default=1.0)
     ap.add_argument("--log", default="INFO")
+    ap.add_argument("--server-xml", default=None,
+                    help="build the channel from this server.xml's <Cluster> (--bind/--jvm-route override it)")
     a = ap.parse_args()
     logging.basicConfig(level=a.log, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = DeltaManagerConfig.from_attributes(dict(kv.split("=", 1) for kv in a.manager))
-    cluster = SimpleTcpCluster.create(bind=a.bind, mcast_port=a.mcast_port, receiver_port=a.receiver_port,
-                                      jvm_route=a.jvm_route, channel_send_options=a.send_options,
-                                      manager_config=cfg, tomcat_version=a.version, follow_all_contexts=a.follow_all,
-                                      background_processor_delay=a.background_delay)
+    if a.server_xml:
+        cluster = from_server_xml(a, cfg)
+    else:
+        cluster = SimpleTcpCluster.create(bind=a.bind, mcast_port=a.mcast_port, receiver_port=a.receiver_port,
+                                          jvm_route=a.jvm_route, channel_send_options=a.send_options,
+                                          manager_config=cfg, tomcat_version=a.version,
+                                          follow_all_contexts=a.follow_all,
+                                          background_processor_delay=a.background_delay)
     for c in a.context:
         cluster.manager(c)
     if a.events:
@@ -121,7 +145,9 @@ async def handle(cluster: SimpleTcpCluster, cmd: dict[str, Any]) -> dict[str, An
                                  "expired": dm.expired_sessions, "transfer": dm.state_transfer_result,
                                  "counters": dm.stats.counters}
                              for n, dm in cluster.managers.items()},
-                "members": [m.name for m in cluster.channel.members()]}
+                "members": [m.name for m in cluster.channel.members()],
+                "encrypt": next((i.stats() for i in cluster.channel.interceptors()
+                                 if type(i).__name__ == "EncryptInterceptor"), None)}
     if op == "transfers":
         return {"results": await cluster.wait_state_transfers()}
     if op == "gc_rss":   # like a JVM heap after a full GC: garbage collected, free memory given back

@@ -14,31 +14,7 @@ from tribes.keeper.store import SqliteStore, StoreCorruptError, StoredSession, S
 from tribes.managers.principal import Principal
 from tribes.managers.session_state import SessionState, read_sessions
 
-
-class StubChannel:
-    def __init__(self) -> None:
-        self.listeners: list[Any] = []
-
-    def add_channel_listener(self, listener: Any) -> None:
-        self.listeners.append(listener)
-
-    def add_membership_listener(self, listener: Any) -> None:
-        pass
-
-    def members(self) -> list[Any]:
-        return []
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    async def send(self, members: Any, message: Any, options: int = 0) -> None:
-        pass
-
-    def interceptors(self) -> list[Any]:
-        return []
+from tests.unit.keeper_support import StubChannel
 
 
 def _state(sid: str, last: int, max_inactive: int = 1800, user: str | None = None) -> SessionState:

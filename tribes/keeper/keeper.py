@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
+from tribes.keeper.logins import LoginMonitor, LoginPolicy
 from tribes.keeper.store import SessionStore, StoredSession, StoreError
 from tribes.javaser import ObjectInputStream
 from tribes.managers.cluster import SimpleTcpCluster, context_path, now_ms
@@ -78,10 +79,14 @@ class SessionKeeper(SimpleTcpCluster):
     ACKed only once durable (``tribes keeper`` does this).
     """
 
-    def __init__(self, channel: Any, store: SessionStore, *, async_delay: float = 0.2, **kw: Any) -> None:
+    def __init__(self, channel: Any, store: SessionStore, *, async_delay: float = 0.2,
+                 login_policies: dict[str, LoginPolicy] | None = None, **kw: Any) -> None:
         kw.setdefault("follow_all_contexts", True)
         super().__init__(channel, **kw)
         self.store = store
+        #: duplicate-login prevention; its policies are keyed by manager name (``localhost#/app``)
+        self.logins = LoginMonitor(self, {self.manager_name(k) if "#" not in k else k: v
+                                          for k, v in (login_policies or {}).items()})
         self.async_delay = async_delay
         self.stats = KeeperStats()
         self._dirty: dict[tuple[str, str], float] = {}   # (context, id) -> monotonic time first marked
@@ -121,6 +126,8 @@ class SessionKeeper(SimpleTcpCluster):
                     dm.install_state(st, now, touch=False)
                     self._loaded_ids.setdefault(rec.context, set()).add(st.id)
                     n += 1
+                    if st.principal is not None:
+                        self.logins.touched(rec.context, st.id, enforce=False)
             if progress is not None and (i % 1000 == 0 or i == total):
                 progress(i, total)
         for ctx, sid in expired:
@@ -155,6 +162,7 @@ class SessionKeeper(SimpleTcpCluster):
     def _mark(self, context: str, session_id: str | None) -> None:
         if session_id and not self._closed:
             self._dirty.setdefault((context, session_id), time.monotonic())
+            self.logins.touched(context, session_id)
 
     def _on_event(self, event: Any) -> None:
         # local changes (our own expiry, API calls on this node) and state received

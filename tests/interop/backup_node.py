@@ -104,6 +104,11 @@ async def main() -> None:
     await cluster.stop()
 
 
+def _norpc() -> int:
+    from tribes.group import rpc
+    return rpc.NO_RPC_REPLIES_SENT
+
+
 def view(ctx: Any, sid: str) -> dict[str, Any] | None:
     from tribes.managers.cluster import context_path
     e = ctx.backup_manager.map.entry(sid)
@@ -122,15 +127,15 @@ async def handle(cluster: SimpleTcpCluster, cmd: dict[str, Any]) -> dict[str, An
     if op == "quit":
         return {}
     if op == "stats":
-        return {"rss_kib": rss_kib(), "members": [m.name for m in cluster.channel.members()],
-                "maps": {n: {"bad_messages": bm.map.core.bad_messages, "send_failures": bm.map.send_failures,
+        return {"rss_kib": rss_kib(), "members": [m.name for m in cluster.channel.members()], "no_rpc_replies": _norpc(),
+                "maps": {bm.map_name: {"bad_messages": bm.map.core.bad_messages, "send_failures": bm.map.send_failures,
                              "entries": len(bm.map.entries), "roles": bm.map.roles(), "state": bm.map.state,
                              "map_members": [m.name for m in bm.map.core.map_members],
                              "member_versions": {m.name: v for m, v in bm.map.core.member_versions.items()},
                              "mixed_versions": bm.map.mixed_versions,
                              "rpc_bad": bm.map.rpc_channel.bad_messages if bm.map.rpc_channel else 0,
                              "rpc_unknown_replies": bm.map.rpc_channel.unknown_replies if bm.map.rpc_channel else 0}
-                         for n, bm in cluster.backup_managers.items()}}
+                         for bm in cluster.backup_managers.values()}}
     if op == "gc_rss":
         import ctypes
         import gc

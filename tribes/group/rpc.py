@@ -155,10 +155,16 @@ def decode_rpc(value: Any) -> RpcMessage:
     return msg
 
 
+#: NoRpcChannelReply answers made in this process (``no_rpc_channel_reply``)
+NO_RPC_REPLIES_SENT = 0
+
+
 def no_rpc_channel_reply(request: RpcMessage) -> RpcMessage | None:
     """What GroupChannel answers to an RpcMessage no listener accepted (None for a NoRpcChannelReply)."""
+    global NO_RPC_REPLIES_SENT
     if request.no_channel:
         return None
+    NO_RPC_REPLIES_SENT += 1
     return RpcMessage(request.rpc_id, request.uuid, None, True, True)
 
 

@@ -76,7 +76,9 @@ objects of Tomcat's classes (SessionMessageImpl, SerializablePrincipal, ...).
 Limits and errors
 -----------------
 ``Limits(max_depth=1000, max_total_bytes=256 MiB, max_array_length=256 Mi, max_handles=8 M,
-max_string_length=64 MiB)``. Every problem raises a ``JavaSerializationError`` subclass with the
+max_string_length=64 MiB, max_work=64 M)`` (``max_work``: objects read plus back-references
+followed in one stream; reading is linear in it, hostile map/set keys included, so it bounds the
+CPU one message costs). Every problem raises a ``JavaSerializationError`` subclass with the
 offset: ``StreamCorruptedError``, ``TruncatedStreamError``, ``OptionalDataError``,
 ``WriteAbortedError`` and ``LimitExceeded`` (``.setting`` names the ``Limits`` field).
 

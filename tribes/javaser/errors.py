@@ -83,6 +83,12 @@ class Limits:
     max_handles: int = 8_000_000
     #: bytes (modified UTF-8) of one string
     max_string_length: int = 64 * 1024 * 1024
+    #: the work one stream may cost: objects read (handles assigned) plus back-references
+    #: followed, over the whole stream (resets included). Decoding is linear in this count (maps
+    #: and sets of hostile keys included), so it bounds the CPU time of one message; the default
+    #: admits a whole-cluster state transfer of 100,000 sessions with room to spare. Java has no
+    #: such bound (only ObjectInputFilter's maxrefs/maxbytes, unset by default).
+    max_work: int = 64_000_000
 
 
 DEFAULT_LIMITS = Limits()

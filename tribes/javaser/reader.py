@@ -172,6 +172,8 @@ class _Pending:
 
 _PENDING = _Pending()
 _NO_FAST = _Pending()  # a fast path does not apply (nothing consumed)
+# descriptors of one class name compared one by one up to this many, then by a set of keys
+_DESC_SCAN = 8
 
 
 class _Aborted(Exception):
@@ -253,10 +255,14 @@ class ObjectInputStream:
     _handles = cython.declare(list, visibility="public")
     _seen = cython.declare(set, visibility="public")
     _desc_names = cython.declare(dict, visibility="public")
+    _desc_keysets = cython.declare(dict, visibility="public")
     _type_strings = cython.declare(set, visibility="public")
     _value_keys = cython.declare(set, visibility="public")
     _constructing = cython.declare(list, visibility="public")
     _constructing_refd = cython.declare(list, visibility="public")
+    _constructing_at = cython.declare(dict, visibility="public")
+    _work = cython.declare(cython.Py_ssize_t, visibility="public")
+    _max_work = cython.declare(cython.Py_ssize_t, visibility="public")
 
     def __init__(self, data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> None:
         b = bytes(data)
@@ -274,6 +280,10 @@ class ObjectInputStream:
         self._max_handles = limits.max_handles
         self._max_string_length = limits.max_string_length
         self._max_array_length = limits.max_array_length
+        # work done so far (back-references followed; handles count at the check): bounded by
+        # Limits.max_work, for the stream's whole life (resets do not give it back)
+        self._work = 0
+        self._max_work = limits.max_work
         self._b = b
         self._n = len(b)
         self._pos = 4
@@ -292,12 +302,19 @@ class ObjectInputStream:
         # class name -> descriptors read in this stream (the first of each class): found by name
         # first (a str hash is cached; a descriptor key is a nested tuple, costly to hash)
         self._desc_names = {}
+        # class name -> set of the keys of its descriptors, once a name has more than
+        # _DESC_SCAN of them (a hostile stream can send thousands of descriptors of one class
+        # name with different serialVersionUIDs: a scan of the list would be quadratic)
+        self._desc_keysets = {}
         self._type_strings = set()
         self._value_keys = set()  # enum constants and Class objects met (Java shares them)
         # mapped collections being read (innermost last) and whether something referred to each
         # meanwhile (then it cannot be swapped for an opaque object: see _Restart)
         self._constructing = []
         self._constructing_refd = []
+        # id of a container under construction -> its index in _constructing (a back-reference
+        # is checked in O(1), not by a scan of the stack: nesting x references would be quadratic)
+        self._constructing_at = {}
 
     @cython.ccall
     @cython.locals(h=cython.Py_ssize_t)
@@ -326,6 +343,8 @@ class ObjectInputStream:
                 same = self._desc_names.get(obj.name)
                 if same:
                     same[:] = [o for o in same if o is not obj]
+                    if obj.name in self._desc_keysets:
+                        self._desc_keysets[obj.name] = {o.key() for o in same}
             elif isinstance(obj, str):
                 self._type_strings.discard(obj)
             elif isinstance(obj, JavaEnum):
@@ -366,6 +385,7 @@ class ObjectInputStream:
                 pos += 5
             elif tc == TC_RESET:
                 self._pos = pos + 1
+                self._work += len(self._handles)  # Limits.max_work: a reset gives nothing back
                 self._reset_state()
                 continue
             else:
@@ -503,6 +523,7 @@ class ObjectInputStream:
         tc = b[pos]
         if tc == TC_RESET:
             self._pos = pos + 1
+            self._work += len(self._handles)  # Limits.max_work: a reset gives nothing back
             self._reset_state()
             return RESET
         if tc == TC_BLOCKDATA or tc == TC_BLOCKDATALONG:
@@ -533,6 +554,7 @@ class ObjectInputStream:
     def _skip_resets(self) -> None:
         while self._pos < self._n and self._b[self._pos] == TC_RESET:
             self._pos += 1
+            self._work += len(self._handles)  # Limits.max_work: a reset gives nothing back
             self._reset_state()
 
     @cython.ccall
@@ -680,10 +702,14 @@ class ObjectInputStream:
             h = (b[pos + 1] << 24 | b[pos + 2] << 16 | b[pos + 3] << 8 | b[pos + 4]) - BASE_WIRE_HANDLE if pos + 5 <= self._n else -1
             if 0 <= h < len(self._handles):
                 v = self._handles[h]
+                self._work += 1
+                if self._work + len(self._handles) > self._max_work:
+                    self._work_exceeded(pos)
                 # a string is never a container under construction (see _read_ref)
                 if v is not _PENDING and (not self._constructing or type(v) is str):
                     self._pos = pos + 5
                     return v
+                self._work -= 1  # _read_ref counts it
             return self._read_ref(pos)
         if tc == TC_OBJECT:
             return self._read_ordinary(pos)
@@ -712,15 +738,18 @@ class ObjectInputStream:
         if tc == TC_LONGSTRING:
             return self._read_string(True, pos)
         if tc == TC_EXCEPTION:
+            self._work += len(self._handles)  # Limits.max_work: a reset gives nothing back
             self._reset_state()
             self._enter(pos)  # Java reads the Throwable one level down: no TC_RESET allowed there
             exc = self._read()
             self._depth -= 1
+            self._work += len(self._handles)  # Limits.max_work: a reset gives nothing back
             self._reset_state()
             raise _Aborted(exc, pos)
         if tc == TC_RESET:
             if self._depth > 0:
                 raise StreamCorruptedError("TC_RESET inside an object (only allowed between top-level objects)", pos)
+            self._work += len(self._handles)  # Limits.max_work: a reset gives nothing back
             self._reset_state()
             return self._read()
         self._pos = pos
@@ -740,8 +769,19 @@ class ObjectInputStream:
             raise LimitExceeded("max_depth", C_MAX_DEPTH, self._depth, C_DEPTH_WHAT, pos)
 
     @cython.ccall
+    @cython.locals(pos=cython.Py_ssize_t)
+    def _work_exceeded(self, pos: int) -> None:
+        raise LimitExceeded(
+            "max_work", self._max_work, self._work + len(self._handles),
+            "work (objects read plus back-references followed)", pos,
+        )
+
+    @cython.ccall
     @cython.locals(pos=cython.Py_ssize_t, h=cython.Py_ssize_t)
     def _read_ref(self, pos: int) -> Any:
+        self._work += 1
+        if self._work + len(self._handles) > self._max_work:
+            self._work_exceeded(pos)
         if pos + 5 > self._n:
             raise TruncatedStreamError("truncated reference", pos)
         h = _be_i32(self._b, pos + 1) - BASE_WIRE_HANDLE
@@ -756,9 +796,9 @@ class ObjectInputStream:
         if v is _PENDING:
             raise StreamCorruptedError("reference to a class descriptor or enum still being read", pos)
         if self._constructing:
-            for i in range(len(self._constructing)):
-                if self._constructing[i] is v:
-                    self._constructing_refd[i] = True
+            i = self._constructing_at.get(_oid(v))
+            if i is not None:
+                self._constructing_refd[i] = True
         return v
 
     @cython.ccall
@@ -768,6 +808,8 @@ class ObjectInputStream:
         if not same:
             return False
         k = d.key()
+        if len(same) > _DESC_SCAN:
+            return k in self._desc_keysets[d.name]
         for o in same:
             if o.key() == k:
                 return True
@@ -780,16 +822,22 @@ class ObjectInputStream:
             self._desc_names[d.name] = [d]
         else:
             same.append(d)
+            n = len(same)
+            if n > _DESC_SCAN + 1:
+                self._desc_keysets[d.name].add(d.key())
+            elif n == _DESC_SCAN + 1:
+                self._desc_keysets[d.name] = {o.key() for o in same}
 
     @cython.ccall
     def _constructing_clear(self) -> None:
         del self._constructing[:]
         del self._constructing_refd[:]
+        self._constructing_at.clear()
 
     @cython.ccall
     def _constructing_pop(self) -> bool:
         """The innermost collection is read: whether something referred to it meanwhile."""
-        self._constructing.pop()
+        self._constructing_at.pop(_oid(self._constructing.pop()), None)
         return self._constructing_refd.pop()  # type: ignore[no-any-return]
 
     @cython.ccall
@@ -1106,6 +1154,7 @@ class ObjectInputStream:
             if desc is DATE and self._read_date(container):  # nothing inside can refer to it
                 self._depth -= 1
                 return container
+            self._constructing_at[_oid(container)] = len(self._constructing)
             self._constructing.append(container)
             self._constructing_refd.append(False)
             if desc is ARRAYLIST or desc is HASHMAP:

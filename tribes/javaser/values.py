@@ -68,6 +68,20 @@ def _raw_key(s: Any) -> Any:
     return getattr(s, "raw", None)
 
 
+class _DescKey(tuple):
+    """A descriptor's key, hashed once: a class with thousands of fields, met as the key of many
+    Class objects in a map, must not cost thousands of steps per lookup."""
+
+    _h: int
+
+    def __hash__(self) -> int:
+        try:
+            return self._h
+        except AttributeError:
+            h = self._h = tuple.__hash__(self)
+            return h
+
+
 class ClassDesc:
     """A class descriptor as it travels (ObjectStreamClass): never resolved to a Python class.
 
@@ -164,7 +178,7 @@ class ClassDesc:
                 k = ("id", id(self))
             else:
                 sup = self.superclass.key() if self.superclass is not None else None
-                k = (
+                k = _DescKey((
                     self.name,
                     _raw_key(self.name),
                     self.suid,
@@ -172,7 +186,7 @@ class ClassDesc:
                     tuple(f.key() for f in self.fields),
                     tuple(self.proxy_interfaces) if self.proxy_interfaces is not None else None,
                     sup,
-                )
+                ))
             self._key = k
         return k
 
@@ -508,7 +522,9 @@ class JavaClass:
         return isinstance(other, JavaClass) and other.desc.key() == self.desc.key()
 
     def __hash__(self) -> int:
-        return hash(self.desc.name)
+        # everything __eq__ compares: Class objects of one name with different serialVersionUIDs
+        # (or fields) must not all collide in a map, or reading a HashMap of them is quadratic
+        return hash(self.desc.key())
 
     def __repr__(self) -> str:
         return f"JavaClass({self.desc.name!r})"
@@ -641,6 +657,8 @@ class JavaHashSet(MutableSet):
     def __init__(self, items: Iterable[Any] = ()) -> None:
         self._items: list[Any] = []
         self._index: dict[Any, None] = {}
+        # identities of the elements Python cannot hash (found in O(1), not by a scan)
+        self._ids: dict[int, None] = {}
         self.capacity: int | None = None
         self.load_factor: float = 0.75
         for x in items:
@@ -650,7 +668,7 @@ class JavaHashSet(MutableSet):
         try:
             return x in self._index
         except TypeError:
-            return any(y is x for y in self._items)
+            return id(x) in self._ids
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._items)
@@ -664,8 +682,9 @@ class JavaHashSet(MutableSet):
                 return
             self._index[value] = None
         except TypeError:
-            if any(y is value for y in self._items):
+            if id(value) in self._ids:
                 return
+            self._ids[id(value)] = None
         self._items.append(value)
 
     def discard(self, value: Any) -> None:
@@ -678,10 +697,11 @@ class JavaHashSet(MutableSet):
                     del self._items[i]
                     return
         except TypeError:
-            for i, y in enumerate(self._items):
-                if y is value:
-                    del self._items[i]
-                    return
+            if self._ids.pop(id(value), 0) is None:
+                for i, y in enumerate(self._items):
+                    if y is value:
+                        del self._items[i]
+                        return
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (set, frozenset, JavaHashSet)):

@@ -1,0 +1,273 @@
+"""Helpers of the cloud membership interop tests (lab prefix ``cl``): a lab with a DNS server or a
+stand-in Kubernetes API server in its hub, real Tomcat nodes with CloudMembershipService, and the
+Python node (tests/interop/cloud_node.py) configured from a server.xml.
+
+Lab hazards handled here (../shared/docs/real-tomcat-notes.md, issue 16):
+
+* every namespace gets ``/etc/netns/<ns>/hosts`` (the machine's host name -> the node's lab address,
+  so ``InetAddress.getLocalHost()`` finds the node itself) and ``/etc/netns/<ns>/resolv.conf`` (the
+  lab's dnsmasq); both removed on close, stale ones of a crashed run first;
+* the JVMs run with ``-Dnetworkaddress.cache.ttl=0`` as the issue says **and**
+  ``-Dsun.net.inetaddr.ttl=0``: on JDK 17 the former is a *security* property, so as ``-D`` it has no
+  effect (``InetAddressCachePolicy.get()`` stays 30); the latter is the system property the JDK reads;
+* every node uses receiver port 4000 (cloud members are assumed to listen on one's own port).
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from typing import Any, Callable, Mapping, Sequence
+
+from interop.cloud.dnsmasq import Dnsmasq
+from interop.cloud.netns_files import NetnsFiles, remove_stale
+from interop.lab import REPO_ROOT, Host, Lab
+from interop.tomcat.node import FAST_START_OPTS, ClusterConfig, TomcatNode
+from tribes.membership.cloud.core import md5_id
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE = os.path.join(HERE, "cloud_node.py")
+DOMAIN = "tribes.lab"
+SERVICE = "tomcat." + DOMAIN
+PORT = 4000
+CLOUD = "org.apache.catalina.tribes.membership.cloud.CloudMembershipService"
+JVM_OPTS = ["-Dnetworkaddress.cache.ttl=0", "-Dsun.net.inetaddr.ttl=0", *FAST_START_OPTS]
+
+# 10.1 prints tcp://10.77.16.1:4000, older versions tcp://{10, 77, 16, 1}:4000
+_MEMBER_ID_RE = re.compile(r"(Replication member added|Received member disappeared):\[.*?"
+                           r"tcp://\{?([\d., ]+?)\}?:\d+.*?id=\{([-\d ]*)\}")
+
+
+def java_bytes(text: str) -> bytes:
+    """``{-12 34 ...}`` (MemberImpl.bToS: signed decimal, spaces) -> bytes."""
+    return bytes(int(x) & 0xFF for x in text.split())
+
+
+def cloud_cluster_config(provider: str, **membership_attrs: str) -> ClusterConfig:
+    attrs = "".join(f' {k}="{v}"' for k, v in membership_attrs.items())
+    return ClusterConfig(membership_xml=f'<Membership className="{CLOUD}" membershipProviderClassName="{provider}"{attrs}/>',
+                         receiver_port=PORT)
+
+
+def python_server_xml(address: str, provider: str, **membership_attrs: str) -> str:
+    """The Python node's server.xml: the same <Cluster> the Tomcat nodes have, its own address."""
+    cluster = cloud_cluster_config(provider, **membership_attrs).render(address, 50)
+    return f"""<?xml version="1.0"?>
+<Server port="-1"><Service name="Catalina"><Engine name="Catalina" defaultHost="localhost" jvmRoute="py1">
+{cluster}
+</Engine></Service></Server>"""
+
+
+class CloudTomcatNode(TomcatNode):
+    """A Tomcat node whose JVM gets extra environment variables (the cloud providers read env)."""
+
+    def __init__(self, *args: Any, env: Mapping[str, str] | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.env = dict(env or {})
+
+    def command(self) -> list[str]:
+        return ["env", *(f"{k}={v}" for k, v in self.env.items()), *super().command()]
+
+    def member_ids(self) -> dict[str, bytes]:
+        """Current members (address -> uniqueId) from SimpleTcpCluster's log lines (Tomcat's own view)."""
+        members: dict[str, bytes] = {}
+        for m in _MEMBER_ID_RE.finditer(self.log_text()):
+            addr = m.group(2).replace(" ", "").replace(",", ".")
+            if m.group(1).startswith("Replication"):
+                members[addr] = java_bytes(m.group(3))
+            elif members.get(addr) == java_bytes(m.group(3)):
+                del members[addr]
+        return members
+
+
+class CloudPyNode:
+    """tests/interop/cloud_node.py in ``host``; JSON-line commands and events."""
+
+    def __init__(self, host: Host, config_path: str, env: Mapping[str, str], ready_timeout: float = 90) -> None:
+        self.host = host
+        e = dict(os.environ)
+        e.update(env)
+        self.proc: subprocess.Popen[str] = host.python([NODE, "--config", config_path, "--context", "/app"], env=e,
+                                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                       stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.events: list[dict[str, Any]] = []
+        self.stderr: list[str] = []
+        self._answers: "queue.Queue[dict[str, Any]]" = queue.Queue()
+        self._cv = threading.Condition()
+        threading.Thread(target=self._read_out, daemon=True).start()
+        threading.Thread(target=self._read_err, daemon=True).start()
+        self.ready = self.wait_event("ready", timeout=ready_timeout)
+
+    def _read_out(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if "rid" in obj:
+                self._answers.put(obj)
+            else:
+                with self._cv:
+                    self.events.append(obj)
+                    self._cv.notify_all()
+
+    def _read_err(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line.rstrip())
+
+    def log_tail(self, n: int = 30) -> str:
+        return "\n".join(self.stderr[-n:])
+
+    def wait_event(self, name: str, pred: Callable[[dict[str, Any]], bool] = lambda e: True,
+                   timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while True:
+                for e in self.events:
+                    if e.get("event") == name and pred(e):
+                        return e
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise AssertionError(f"no {name} event after {timeout} s (exit {self.proc.poll()}):\n"
+                                         f"{self.log_tail()}")
+                self._cv.wait(min(left, 0.5))
+
+    def call(self, op: str, timeout: float = 60, **kw: Any) -> dict[str, Any]:
+        rid = uuid.uuid4().hex
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"op": op, "rid": rid, **kw}) + "\n")
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                ans = self._answers.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no answer to {op} after {timeout} s:\n{self.log_tail()}") from None
+            if ans.get("rid") == rid:
+                if not ans.get("ok"):
+                    raise AssertionError(f"{op} failed: {ans.get('error')}\n{self.log_tail(15)}")
+                return ans
+
+    def member_ids(self) -> dict[str, bytes]:
+        return {m["host"]: bytes.fromhex(m["uniqueId"]) for m in self.call("members")["members"]}
+
+    def sender_ids(self) -> dict[str, bytes]:
+        with self._cv:
+            return {e["host"]: bytes.fromhex(e["uniqueId"]) for e in self.events if e.get("event") == "sender"}
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.call("quit", timeout=20)
+            except Exception:
+                pass
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.host.kill(self.proc)
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60, interval: float = 0.25) -> Any:
+    """Poll ``check()`` until it returns something true (generous ceilings only: the machine is loaded)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = check()
+        except AssertionError as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not reached after {timeout} s (last: {last})")
+        time.sleep(interval)
+
+
+class CloudLab:
+    """A lab (``cl`` prefix) with per-namespace hosts/resolv.conf, a work dir, Tomcat and Python nodes."""
+
+    def __init__(self, name: str, subnet: str) -> None:
+        assert name.startswith("cl")
+        remove_stale(name + "-")
+        self.lab = Lab(name, subnet)
+        self.work = tempfile.mkdtemp(prefix=f"tribes-{name}-")
+        self.files: list[NetnsFiles] = []
+        self.tomcats: list[CloudTomcatNode] = []
+        self.pynodes: list[CloudPyNode] = []
+        self.dns: Dnsmasq | None = None
+
+    @property
+    def gateway(self) -> str:
+        return self.lab.gateway
+
+    def host(self, name: str, index: int) -> Host:
+        h = self.lab.add_host(name, index=index)
+        f = NetnsFiles(h.ns)
+        f.write(h.address, nameserver=self.gateway)
+        self.files.append(f)
+        return h
+
+    def start_dns(self, records: Mapping[str, Sequence[str]]) -> Dnsmasq:
+        self.dns = Dnsmasq(os.path.join(self.work, "dns"), listen=self.gateway, domain=DOMAIN,
+                           prefix=["ip", "netns", "exec", self.lab.hub])
+        self.dns.start(records)
+        return self.dns
+
+    def tomcat(self, index: int, version: str, cluster: ClusterConfig, env: Mapping[str, str],
+               start: bool = True) -> CloudTomcatNode:
+        host = self.host(f"t{index}", index)
+        node = CloudTomcatNode(host, index, version, os.path.join(self.work, f"tomcat{index}"), cluster,
+                               jvm_opts=JVM_OPTS, env=env, contexts=("app",))
+        self.tomcats.append(node)
+        if start:
+            node.start(timeout=180)
+        return node
+
+    def python(self, index: int, provider: str, env: Mapping[str, str], **membership_attrs: str) -> CloudPyNode:
+        host = self.host("py", index)
+        path = os.path.join(self.work, "py-server.xml")
+        with open(path, "w") as f:
+            f.write(python_server_xml(host.address, provider, **membership_attrs))
+        node = CloudPyNode(host, path, env)
+        self.pynodes.append(node)
+        return node
+
+    def close(self) -> None:
+        for p in self.pynodes:
+            try:
+                p.close()
+            except Exception:
+                pass
+        for t in reversed(self.tomcats):
+            try:
+                t.stop(timeout=20)
+            except Exception:
+                try:
+                    t.kill()
+                except Exception:
+                    pass
+        if self.dns is not None:
+            self.dns.stop()
+        self.lab.close()
+        for f in self.files:
+            f.remove()
+        if os.environ.get("TRIBES_KEEP_BASES") != "1":
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+def ip_id(address: str) -> bytes:
+    return md5_id(address)
+
+
+__all__ = ["CloudLab", "CloudPyNode", "CloudTomcatNode", "cloud_cluster_config", "wait_for", "ip_id", "SERVICE",
+           "REPO_ROOT", "PORT", "java_bytes"]

@@ -3,7 +3,9 @@
 byte[] is base64; a long beyond +-2^53 is a string; NaN/Infinity are strings; an object Python
 does not map is ``{"class": ..., "fields": {...}}`` (plus ``"custom"``: its writeObject /
 writeExternal items). A container or object met again gets ``"ref": n`` pointing at the
-``"id": n`` of its first rendering (so cycles and shared objects stay finite).
+``"id": n`` of its first rendering (so cycles and shared objects stay finite). The same goes
+for a byte[] or String of ``SHARED_LEAF_MIN`` or more bytes/characters met again (one object
+referred to many times): a 1 MiB byte[] referenced 400 times is rendered once, not 400 times.
 """
 from __future__ import annotations
 
@@ -44,6 +46,9 @@ from .reader import _ensure_recursion
 _SAFE = 1 << 53
 
 _CONTAINERS = (list, dict, JavaHashSet, JavaObject, set, frozenset)
+#: byte[] / String values at least this long are rendered once and referred to after that
+SHARED_LEAF_MIN = 64
+_LEAVES = (bytes, bytearray, str)
 
 
 def _num(v: Any) -> Any:
@@ -108,6 +113,10 @@ class _Renderer:
             if isinstance(v, JavaWriteAborted):
                 stack.append(v.exception)
                 continue
+            if isinstance(v, _LEAVES):
+                if len(v) >= SHARED_LEAF_MIN:
+                    counts[id(v)] = counts.get(id(v), 0) + 1
+                continue
             if not isinstance(v, _CONTAINERS):
                 continue
             k = id(v)
@@ -131,6 +140,17 @@ class _Renderer:
     def render(self, v: Any) -> Any:
         if v is None:
             return None
+        if isinstance(v, _LEAVES) and len(v) >= SHARED_LEAF_MIN and self.counts.get(id(v), 0) > 1:
+            k = id(v)
+            if k in self.ids:
+                return {"class": _class_of(v), "ref": self.ids[k]}
+            self.ids[k] = len(self.ids) + 1
+            out = self._leaf(v)
+            out["id"] = self.ids[k]
+            return out
+        return self._leaf(v)
+
+    def _leaf(self, v: Any) -> Any:
         if isinstance(v, _CONTAINERS):
             k = id(v)
             if k in self.ids:

@@ -125,3 +125,145 @@ def test_3_python_primary_gets_tomcat_backup_and_proxies(lab: Lab, cluster: Tomc
     assert got["b"] == {"type": "[B", "value": "0102"}
     assert got["lst"] == {"type": "java.util.ArrayList", "value": "[x, 1]"}
     assert got["later"] == {"type": "java.lang.String", "value": "a diff"}
+
+
+def test_5_no_rpc_timeouts_and_no_rpc_channel_reply_for_maps_we_do_not_host(
+        lab: Lab, cluster: TomcatCluster, py: BackupPyNode) -> None:
+    # every Tomcat pings its ROOT map ("localhost#-map") on every heartbeat; the Python node hosts only
+    # /app, so each of those RPCs must get NoRpcChannelReply at once (Tomcat would wait accessTimeout)
+    first = py.call("stats")["no_rpc_replies"]
+    wait_until(lambda: py.call("stats")["no_rpc_replies"] >= first + len(cluster.running()), timeout=30,
+               what="NoRpcChannelReply answers to the Tomcat nodes' ROOT-map pings")
+    for n in cluster.running():
+        lines = rpc_timeout_lines(n)
+        assert not lines, f"{n} logged RPC timeouts / unreadable map messages:\n" + "\n".join(lines)
+    st = py.stats()
+    assert st["bad_messages"] == 0 and st["rpc_bad"] == 0 and st["send_failures"] == 0, st
+    assert st["state"] == "INITIALIZED" and not st["mixed_versions"]
+
+
+def test_8_bad_input_is_logged_and_dropped_and_everything_else_stays(
+        lab: Lab, cluster: TomcatCluster, py: BackupPyNode) -> None:
+    from tribes.group.rpc import RpcMessage
+    from tribes.javaser import dumps
+    from tribes.tipis.map_message import MSG_PING, MSG_PROXY, MapMessage
+
+    before = py.call("roles", ctx="/app")["roles"]
+    st0 = py.stats()
+    mid = APP_MAP.encode()
+    good_key = dumps("SOMEKEY.tomcat9")
+    payloads = [
+        dumps(MapMessage(mid, MSG_PROXY, key_bytes=b"\xac\xed\x00\x05t\x00\x09trunc").to_java("10.1")),  # corrupt key
+        dumps(MapMessage(b"localhost#/nope-map", MSG_PROXY, key_bytes=good_key).to_java("10.1")),  # unknown map id
+        dumps(MapMessage(mid, 99, key_bytes=good_key).to_java("10.1")),                         # unknown type
+        dumps(RpcMessage(mid, os.urandom(16), MapMessage(mid, MSG_PING).to_java("10.1"), reply=True).to_java()),
+        b"\xac\xed\x00\x05sr\x00\x41org.apache.catalina.tribes.tipis.AbstractRep",                 # truncated stream
+    ]
+    acks = inject(py.host, py.host.address, payloads, options=2)
+    assert acks == len(payloads)
+    st = wait_until(lambda: (lambda s: s if s["bad_messages"] >= st0["bad_messages"] + 2 else None)(py.stats()),
+                    what="bad messages counted")
+    assert st["rpc_unknown_replies"] == st0["rpc_unknown_replies"] + 1
+    log = py.log_text()
+    for needle in ("unreadable key", "unknown type 99", "does not host", "no pending request",
+                   "unable to deserialize"):
+        assert needle in log, f"no log line with {needle!r}:\n{py.log_tail(30)}"
+    assert py.call("roles", ctx="/app")["roles"] == before, "an entry changed"
+    # the node keeps working: a new session reaches its Tomcat backup
+    sid = py.call("create", ctx="/app", attrs={"after": tj("java.lang.String", "bad input")})["id"]
+    v = py.view(sid)
+    backup = next(n for n in cluster.running() if member_name(n.address) == v["backupMembers"][0])
+    wait_until(lambda: sid in backup.sessions()["ids"], what="session after bad input on its backup")
+
+
+def test_2_python_backup_serves_after_primary_killed(lab: Lab, cluster: TomcatCluster, py: BackupPyNode) -> None:
+    t1 = cluster.nodes[0]
+    b, sid = tomcat_session_with_py_role(lab, t1, py, "backup")
+    fill(b, t1)
+    py.wait_view(sid, lambda v: v is not None and {n for n, _, _ in VALUES} <= set(v.get("attributes", {})))
+    t1.kill()
+    survivors = [n for n in cluster.nodes[1:] if n.is_running()]
+    r = b.get(survivors[0], "/app/dump")
+    assert r.status == 200, r.body
+    check_values(attr_map(r.json()))
+    # the second survivor serves it as well (from whichever node is primary now)
+    r = b.get(survivors[1], "/app/dump")
+    assert r.status == 200, r.body
+    check_values(attr_map(r.json()))
+
+
+def test_4_start_up_after_1000_sessions_and_tomcat_start_with_python_primaries(
+        lab: Lab, cluster: TomcatCluster, py: BackupPyNode) -> None:
+    t = cluster.running()[0]
+    status, body = t.get_json("/create", {"n": 1000, "prefix": "bulk", "sync": 0}, timeout=180)
+    assert status == 200 and body["created"] == 1000, body
+    keys = wait_until(lambda: (lambda r: r if len(r) >= 1000 else None)(py.call("roles", ctx="/app")["roles"]),
+                      timeout=120, what="1000 sessions known to the first Python node")
+    want = {r["id"] for r in keys}
+    # a second Python node started now gets the whole map by STATE: every key, as a proxy, with primary+backup
+    py2 = BackupPyNode(lab.add_host("pyb", index=51), ["--jvm-route", "py2", "--context", "/app",
+                                                       "--version", PY_VERSION])
+    try:
+        assert py2.ready["maps"]["localhost#/app"]["entries"] >= len(want), py2.ready
+        roles2 = {r["id"]: r for r in py2.call("roles", ctx="/app")["roles"]}
+        assert want <= set(roles2)
+        for k in want:
+            r = roles2[k]
+            assert r["role"] == "proxy", r
+            assert r["primaryMember"] is not None and len(r["backupMembers"]) == 1, r
+    finally:
+        py2.close()
+    # Python primaries, then a new Tomcat node: it serves every one of them
+    ids = [py.call("create", ctx="/app", attrs={"n": tj("java.lang.Integer", i), "tag": tj("java.lang.String", f"p{i}")})["id"]
+           for i in range(20)]
+    t4 = cluster.add_node()
+    for i, sid in enumerate(ids):
+        b = Browser(lab)
+        b.cookies["/app"] = sid
+        r = b.get(t4, "/app/dump")
+        assert r.status == 200, (sid, r.body)
+        got = attr_map(r.json())
+        assert got["n"] == {"type": "java.lang.Integer", "value": str(i)} and got["tag"]["value"] == f"p{i}", got
+
+
+def test_6_failover_under_load_keeps_every_acknowledged_update(
+        lab: Lab, cluster: TomcatCluster, py: BackupPyNode) -> None:
+    import threading
+    alive = cluster.running()
+    tp = alive[0]
+    b_py, sid_py = tomcat_session_with_py_role(lab, tp, py, "backup")
+    b_tc, sid_tc = tomcat_session_with_py_role(lab, tp, py, "proxy")      # control: a Tomcat backup
+    acked: dict[str, list[int]] = {sid_py: [], sid_tc: []}
+    stop = threading.Event()
+
+    def stream(b: Browser, sid: str) -> None:
+        i = 0
+        while not stop.is_set():
+            try:
+                r = b.get(tp, "/app/set", {"name": f"u{i}", "type": "int", "value": str(i)}, timeout=5)
+                if r.status == 200:
+                    acked[sid].append(i)
+            except Exception:
+                return
+            i += 1
+
+    threads = [threading.Thread(target=stream, args=a) for a in ((b_py, sid_py), (b_tc, sid_tc))]
+    for th in threads:
+        th.start()
+    wait_until(lambda: min(len(v) for v in acked.values()) >= 15, what="updates flowing")
+    tp.kill()
+    stop.set()
+    for th in threads:
+        th.join(30)
+    failures = [ln for ln in tp.log_text().splitlines() if "Unable to replicate" in ln]
+    other = next(n for n in cluster.running() if n is not tp)
+    lost: dict[str, list[int]] = {}
+    for b, sid in ((b_py, sid_py), (b_tc, sid_tc)):
+        r = b.get(other, "/app/dump")
+        assert r.status == 200, r.body
+        have = attr_map(r.json())
+        lost[sid] = [i for i in acked[sid] if f"u{i}" not in have]
+    print(f"\nfailover under load: Python backup {len(acked[sid_py])} acked, lost {lost[sid_py]}; "
+          f"Tomcat backup (control) {len(acked[sid_tc])} acked, lost {lost[sid_tc]}; send failures logged "
+          f"by the killed primary: {len(failures)}")
+    assert len(lost[sid_py]) <= len(failures), f"acknowledged updates lost with the Python backup: {lost[sid_py]}"

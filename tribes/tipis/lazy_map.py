@@ -34,15 +34,41 @@ from tribes.transport.errors import ChannelException
 log = logging.getLogger("tribes.tipis")
 _rl = RateLimitedLog(log)
 
-__all__ = ["LazyReplicatedMap", "MixedVersionsError", "now_ms"]
+__all__ = ["LazyReplicatedMap", "now_ms"]
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class MixedVersionsError(RuntimeError):
-    pass
+class _UnknownMaps:
+    """One per channel: takes the MapMessages of maps this node does not host, logs and drops them
+    (Tomcat drops them silently; a RPC request of such a map is answered with NoRpcChannelReply by the
+    GroupChannel, as no RpcChannel accepts it)."""
+
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+        self.maps: dict[bytes, "LazyReplicatedMap"] = {}
+        self.dropped = 0
+
+    @classmethod
+    def of(cls, channel: Any) -> "_UnknownMaps":
+        for listener in channel.channel_listeners:
+            if isinstance(listener, cls):
+                return listener
+        sink = cls(channel)
+        channel.add_channel_listener(sink)
+        return sink
+
+    def accept(self, msg: Any, sender: Member) -> bool:
+        return getattr(msg, "class_name", None) == MAP_MESSAGE_CLASS and msg.get("mapId") not in self.maps
+
+    def message_received(self, msg: Any, sender: Member) -> None:
+        self.dropped += 1
+        map_id = msg.get("mapId")
+        name = map_id.decode("latin-1") if isinstance(map_id, (bytes, bytearray)) else repr(map_id)
+        _rl.warn("map-unknown", "MapMessage for the map %r, which this node does not host, from %s dropped "
+                 "(%d so far)", name, sender.name, self.dropped)
 
 
 class LazyReplicatedMap:
@@ -67,6 +93,7 @@ class LazyReplicatedMap:
         self._sender: asyncio.Task[None] | None = None
         self._ping: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._unknown: _UnknownMaps | None = None
 
     @property
     def map_name(self) -> str:
@@ -89,6 +116,8 @@ class LazyReplicatedMap:
         self.rpc_channel = RpcChannel(self.core.map_id, self.channel, self)
         self.channel.add_channel_listener(self)
         self.channel.add_membership_listener(self)
+        self._unknown = _UnknownMaps.of(self.channel)
+        self._unknown.maps[self.core.map_id] = self
         self._sender = asyncio.get_running_loop().create_task(self._send_loop())
         try:
             await self._broadcast(MSG_INIT)
@@ -148,6 +177,8 @@ class LazyReplicatedMap:
             await asyncio.wait_for(self.flush(), 10)
         self.channel.remove_channel_listener(self)
         self.channel.remove_membership_listener(self)
+        if self._unknown is not None:
+            self._unknown.maps.pop(self.core.map_id, None)
         for t in [self._sender, self._ping, *self._tasks]:
             if t is not None:
                 t.cancel()

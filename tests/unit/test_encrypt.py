@@ -273,7 +273,7 @@ def test_wrong_key_is_never_accepted() -> None:
 
 def test_nothing_leaves_in_plaintext_after_an_error() -> None:
     enc, _, bottom = stack(tomcat_version="9.0", encryption_algorithm="AES/CBC/NoPadding")
-    from tribes.transport.errors import ChannelException
+    from tribes.channel import ChannelException
     with pytest.raises(ChannelException, match="Failed to encrypt"):
         asyncio.run(enc.send_message([SENDER], cd(b"odd length")))
     assert bottom.sent == []

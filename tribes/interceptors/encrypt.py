@@ -45,11 +45,10 @@ except ImportError:  # pragma: no cover - older cryptography
 
 _MODE_CLASSES: dict[str, Any] = {"CBC": modes.CBC, "CFB": _CFB, "OFB": _OFB}
 
-from tribes.group.interceptor import ChannelInterceptor, InterceptorPayload
+from tribes.channel import SND_TX_SEQ, ChannelException, ChannelInterceptor, InterceptorPayload
 from tribes.io.channel_data import ChannelData
 from tribes.membership.member import Member
 from tribes.ratelimit import RateLimitedLog
-from tribes.transport.errors import ChannelException
 
 log = logging.getLogger("tribes.interceptors.encrypt")
 
@@ -513,7 +512,6 @@ class EncryptInterceptor(ChannelInterceptor):
             icp = getattr(icp, "previous", None)
 
     async def start(self, svc: int) -> None:
-        from tribes.group.coordinator import SND_TX_SEQ
         self._validate_channel_chain()
         if svc & SND_TX_SEQ:
             try:
@@ -531,7 +529,6 @@ class EncryptInterceptor(ChannelInterceptor):
         await super().start(svc)
 
     async def stop(self, svc: int) -> None:
-        from tribes.group.coordinator import SND_TX_SEQ
         if svc & SND_TX_SEQ:
             self.settings = None
             self.window = None

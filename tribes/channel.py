@@ -385,6 +385,14 @@ class ChannelInterceptor:
         if self.next is not None:
             await self.next.stop(svc)
 
+    async def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until what this interceptor and those below it hold has gone down (not in Tomcat:
+        for programs that must know their asynchronous sends left, e.g. before a shutdown).
+        False if ``timeout`` seconds were not enough."""
+        if self.next is not None:
+            return await self.next.flush(timeout)
+        return True
+
     # -- upwards -------------------------------------------------------------------------------------
     def message_received(self, msg: ChannelData) -> Awaitable[None] | None:
         if self.previous is not None:

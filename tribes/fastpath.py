@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 log = logging.getLogger("tribes.io")
 
@@ -23,7 +24,7 @@ def _select() -> tuple[ModuleType, bool]:
         from tribes import _purepath
         return _purepath, False
     try:
-        from tribes import _fastpath  # type: ignore[attr-defined]
+        from tribes import _fastpath
     except ImportError as exc:
         log.debug("tribes._fastpath not available (%s); using the pure-Python path", exc)
         from tribes import _purepath
@@ -62,9 +63,13 @@ if os.environ.get("TRIBES_TUNE_MALLOC", "").strip() not in ("", "0"):
     tune_allocator()
 IMPLEMENTATION: str = impl.IMPLEMENTATION
 
-FrameDecoderCore = impl.FrameDecoderCore
-encode_frame = impl.encode_frame
-parse_member = impl.parse_member
-build_member = impl.build_member
-parse_channel_data = impl.parse_channel_data
-build_channel_data = impl.build_channel_data
+if TYPE_CHECKING:  # both implementations have the API of the stub tribes/_fastpath.pyi
+    from tribes._fastpath import (FrameDecoderCore, build_channel_data, build_member, encode_frame,
+                                  parse_channel_data, parse_member)
+else:
+    FrameDecoderCore = impl.FrameDecoderCore
+    encode_frame = impl.encode_frame
+    parse_member = impl.parse_member
+    build_member = impl.build_member
+    parse_channel_data = impl.parse_channel_data
+    build_channel_data = impl.build_channel_data

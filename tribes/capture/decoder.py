@@ -15,11 +15,12 @@ from typing import Any
 
 from tribes.capture.javaclass import first_class_name, gunzip_prefix, is_java_serialized
 from tribes.capture.tcp import TcpStream
+from tribes.channel import send_options_to_string
 from tribes.io.channel_data import ChannelData
 from tribes.io.errors import FramingError, WireDecodeError
 from tribes.io.framing import ACK_DATA, DEFAULT_MAX_MESSAGE_SIZE, FAIL_ACK_DATA, START_DATA, FrameDecoder
-from tribes.channel import send_options_to_string
-from tribes.membership.member import TRIBES_MBR_BEGIN, Member, decode_member
+from tribes.io.member import TRIBES_MBR_BEGIN, Member, decode_member
+from tribes.isotime import iso_time
 
 log = logging.getLogger("tribes.capture")
 
@@ -27,9 +28,8 @@ SYNC_LIMIT = 4 * 1024 * 1024  # bytes searched for a first frame in a connection
 GZIP_FLAG = 0x100
 
 
-def _iso(epoch_s: float) -> str:
-    from tribes.cli.common import iso_time  # late: the CLI layer owns the format
-    return iso_time(epoch_s * 1000.0)  # type: ignore[return-value]
+def _iso(epoch_s: float) -> str | None:
+    return iso_time(epoch_s * 1000.0)
 
 
 @dataclass

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import base64
-import datetime as _dt
 import functools
 import json
 import sys
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, TextIO, TypeVar
 
 import click
+
+from tribes.isotime import iso_time as iso_time  # the one format of the event lines
 
 # Exit codes scripts can rely on.
 EXIT_OK = 0
@@ -32,14 +33,6 @@ DEFAULT_MCAST_PORT = 45564
 DEFAULT_RECEIVER_PORT = 4000
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def iso_time(epoch_ms: float | int | None) -> str | None:
-    """ISO 8601 UTC with milliseconds: ``2026-11-22T02:35:42.123Z``."""
-    if epoch_ms is None:
-        return None
-    t = _dt.datetime.fromtimestamp(epoch_ms / 1000.0, tz=_dt.timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 def hex_id(raw: bytes) -> str:

@@ -134,7 +134,8 @@ def _short(v: Any) -> str | None:
         JavaDate,
         JavaEnum,
     )
-    from tribes.javaser.jsonview import _class_of, _iso
+    from tribes.isotime import iso_time
+    from tribes.javaser.jsonview import _class_of
 
     if v is None:
         return "null"
@@ -154,7 +155,7 @@ def _short(v: Any) -> str | None:
     if isinstance(v, (bytes, bytearray)):
         return f"byte[{len(v)}] {bytes(v[:32]).hex()}" + ("..." if len(v) > 32 else "")
     if isinstance(v, JavaDate):
-        return f"java.util.Date {_iso(v.millis)}"
+        return f"java.util.Date {iso_time(v.millis)}"
     if isinstance(v, JavaEnum):
         return f"enum {v.class_name}.{v.name}"
     if isinstance(v, JavaClass):

@@ -22,8 +22,11 @@ from typing import Any, Sequence
 
 import click
 
+from tribes.channel import ChannelInterceptor
+from tribes.io.channel_data import ChannelData
 from tribes.cli.common import EXIT_INTERRUPTED, EXIT_OK, NetworkOptions, emit_json, iso_time
-from tribes.cli.node import NodeError, build_node, insert_top, load_node_config, start_node
+from tribes.cli.events import EventPrinter, member_fields
+from tribes.cli.node import NodeError, build_node, load_node_config, start_node
 
 log = logging.getLogger("tribes.cli.join")
 
@@ -125,23 +128,13 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
                    jvm_route: str | None = None, contexts: Sequence[str] = (), explicit: set[str] | None = None,
                    sessions: bool | None = None) -> int:
     """Run the node; returns the exit code (docs/cli.md)."""
-    from tribes.cli.join import _member_fields, _Printer
-    from tribes.group import ChannelInterceptor
-
-    try:
-        cfg = load_node_config(net, config_path, properties, jvm_route, explicit=explicit,
-                               frequency=frequency, drop_time=drop_time)
-        with_sessions = (config_path is not None) if sessions is None else sessions
-        channel, cluster = build_node(cfg, sessions=with_sessions, contexts=contexts)
-    except NodeError as exc:
-        click.echo(f"tribes join: {exc}", err=True)
-        return exc.exit_code
-
     stats = NodeStats()
-    printer = None if live else _Printer(as_json)
+    printer = None if live else EventPrinter(as_json)
 
     class Tap(ChannelInterceptor):
-        def message_received(self, msg: Any) -> Any:
+        """Above every configured interceptor: counts each message and shows the printer its frame."""
+
+        def message_received(self, msg: ChannelData) -> Any:
             stats.on_message(len(msg.message))
             if printer is not None:
                 printer.current = msg
@@ -150,6 +143,15 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
             finally:
                 if printer is not None:
                     printer.current = None
+
+    try:
+        cfg = load_node_config(net, config_path, properties, jvm_route, explicit=explicit,
+                               frequency=frequency, drop_time=drop_time)
+        with_sessions = (config_path is not None) if sessions is None else sessions
+        channel, cluster = build_node(cfg, sessions=with_sessions, contexts=contexts, top=[Tap()])
+    except NodeError as exc:
+        click.echo(f"tribes join: {exc}", err=True)
+        return exc.exit_code
 
     class Members:
         def member_added(self, m: Any) -> None:
@@ -160,7 +162,6 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
             stats.member_since.pop(m, None)
             stats.event(f"member disappeared  {m.host_str}:{m.port}")
 
-    insert_top(channel, Tap())
     channel.add_membership_listener(Members())
     if printer is not None:
         channel.add_channel_listener(printer)
@@ -193,7 +194,7 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
     if printer is not None:
         if as_json:
             emit_json("ready", time=iso_time(time.time() * 1000), config=config_path, jvmRoute=cfg.jvm_route,
-                      sessions=cluster is not None, **_member_fields(local))
+                      sessions=cluster is not None, **member_fields(local))
         else:
             mcast = cfg.channel.membership
             where = (f"multicast {mcast.get('address')}:{mcast.get('port')}" if mcast.short_name == "McastService"

@@ -121,65 +121,23 @@ def load_node_config(net: NetworkOptions, config_path: str | None = None, proper
     return cfg
 
 
-def has_delta_manager(cfg: Any) -> bool:
-    manager = getattr(cfg, "manager", None)
-    return manager is not None and manager.short_name == "DeltaManager"
-
-
-def build_node(cfg: Any, *, sessions: bool = False, contexts: Sequence[str] = ()) -> tuple[Any, Any]:
-    """(channel, cluster): the GroupChannel of ``cfg`` (not started) and, when ``sessions`` and the
-    configuration's manager is a DeltaManager, a :class:`tribes.managers.cluster.SimpleTcpCluster`
-    over it (follows every context it hears of, plus ``contexts``)."""
+def build_node(cfg: Any, *, sessions: bool = False, contexts: Sequence[str] = (),
+               top: Sequence[Any] = (), cluster_factory: Callable[..., Any] | None = None) -> tuple[Any, Any]:
+    """(channel, cluster): the node of ``cfg`` made by the one assembler (``tribes.config.build.build_node``),
+    not started; the cluster (with ``sessions`` and a session manager configured) follows every context
+    it hears of, plus ``contexts``. ``top``: interceptors above the configured ones. Errors are
+    :class:`NodeError` with exit code 3."""
     from tribes.cli.common import EXIT_CONFIG
     from tribes.config import ConfigError
-    from tribes.config.build import build_channel
+    from tribes.config.build import build_node as assemble
 
     try:
-        channel = build_channel(cfg)
+        node = assemble(cfg, sessions=sessions, contexts=contexts, top=top, cluster_factory=cluster_factory)
     except ConfigError as exc:
         raise NodeError(str(exc), EXIT_CONFIG) from exc
     except NotImplementedError as exc:
         raise NodeError(f"this configuration cannot run here: {exc}", EXIT_CONFIG) from exc
-    cluster = None
-    if sessions and has_delta_manager(cfg):
-        try:
-            from tribes.managers.cluster import SimpleTcpCluster
-            from tribes.managers.delta_manager import DeltaManagerConfig
-        except ImportError as exc:  # pragma: no cover - the managers are part of the package
-            log.warning("session replication not available (%s): running the channel only", exc)
-            return channel, None
-        manager_cfg = _manager_config(cfg, DeltaManagerConfig)
-        cluster = SimpleTcpCluster(channel, host=getattr(cfg, "host_name", None) or "localhost",
-                                   container=cfg.container or "Engine", jvm_route=cfg.jvm_route,
-                                   channel_send_options=int(cfg.get("channelSendOptions")),
-                                   manager_config=manager_cfg, follow_all_contexts=True, join_wait=0.5)
-        for c in contexts:
-            cluster.manager(c)
-    return channel, cluster
-
-
-def _manager_config(cfg: Any, config_cls: Any) -> Any:
-    """DeltaManagerConfig from the <Manager>'s explicit attributes (those the Python manager knows)."""
-    known = set(config_cls._CAMEL)
-    attrs = {k: v for k, v in cfg.manager.attributes.items() if k in known}
-    skipped = sorted(k for k in cfg.manager.attributes if k not in known and k not in ("className", "name"))
-    if skipped:
-        log.info("<Manager> attributes not used by the Python DeltaManager: %s", ", ".join(skipped))
-    try:
-        return config_cls.from_attributes(attrs)
-    except (TypeError, ValueError) as exc:
-        from tribes.cli.common import EXIT_CONFIG
-        raise NodeError(f"<Manager>: {exc}", EXIT_CONFIG) from exc
-
-
-def insert_top(channel: Any, interceptor: Any) -> Any:
-    """Put ``interceptor`` at the top of the channel's stack (it sees every message first/last)."""
-    first = channel.next
-    interceptor.previous = channel
-    interceptor.next = first
-    first.previous = interceptor
-    channel.next = interceptor
-    return interceptor
+    return node.channel, node.cluster
 
 
 async def start_node(channel: Any, cluster: Any = None) -> None:

@@ -104,13 +104,13 @@ class MessageDispatchInterceptor(ChannelInterceptor):
         self.current_size = 0
 
     async def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until the queue is empty and nothing is in flight (not in Tomcat; for tests/tools)."""
+        """Wait until the queue is empty and nothing is in flight, then flush below (not in Tomcat)."""
         deadline = time.monotonic() + timeout
         while self.current_size > 0 or (self._queue is not None and not self._queue.empty()):
             if time.monotonic() > deadline:
                 return False
             await asyncio.sleep(0.005)
-        return True
+        return await super().flush(max(0.0, deadline - time.monotonic()))
 
     async def _worker(self) -> None:
         queue = self._queue

@@ -10,9 +10,10 @@ referred to many times): a 1 MiB byte[] referenced 400 times is rendered once, n
 from __future__ import annotations
 
 import base64
-import datetime as _dt
 import math
 from typing import Any
+
+from tribes.isotime import iso_time
 
 from .values import (
     RESET,
@@ -63,15 +64,6 @@ def _num(v: Any) -> Any:
             return str(v).replace("inf", "Infinity").replace("nan", "NaN")
         return v
     return v
-
-
-def _iso(ms: int) -> str | None:
-    """ISO 8601 UTC with milliseconds; None beyond what Python's datetime holds (years 1..9999)."""
-    try:
-        t = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(milliseconds=ms)
-    except OverflowError:
-        return None
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 def _class_of(v: Any) -> str:
@@ -174,7 +166,7 @@ class _Renderer:
         if isinstance(v, (bytes, bytearray)):
             return {"class": "[B", "value": base64.b64encode(bytes(v)).decode("ascii")}
         if isinstance(v, JavaDate):
-            return {"class": "java.util.Date", "value": _iso(v.millis), "millis": _num(v.millis)}
+            return {"class": "java.util.Date", "value": iso_time(v.millis), "millis": _num(v.millis)}
         if isinstance(v, JavaEnum):
             return {"class": v.class_name, "value": str(v.name)}
         if isinstance(v, JavaClass):

@@ -24,7 +24,7 @@ __all__ = [
 
 
 def __getattr__(name: str):  # lazy: the cluster facade pulls in the channel layer
-    if name in ("SimpleTcpCluster", "ReplicatedContext", "context_name"):
+    if name in ("SimpleTcpCluster", "DeltaContext", "context_name"):
         from tribes.managers import cluster
         return getattr(cluster, name)
     raise AttributeError(name)

@@ -256,6 +256,9 @@ class SessionCodec:
 class BackupManager:
     """The sessions of one context (``name`` = ``localhost#/app``) in a ``LazyReplicatedMap``."""
 
+    #: the settings a <Manager className="...BackupManager"> configures (tribes.config.build)
+    config_class = BackupManagerConfig
+
     def __init__(self, name: str, config: BackupManagerConfig | None = None, jvm_route: str | None = None,
                  tomcat_version: str | int = "10.1") -> None:
         import re
@@ -428,7 +431,7 @@ class BackupManager:
 
 
 class BackupContext:
-    """The sessions of one BackupManager context: the same API as ``ReplicatedContext`` (DeltaManager)
+    """The sessions of one BackupManager context: the same API as ``DeltaContext`` (DeltaManager)
     plus what a primary/backup/proxy map needs. All calls run on the loop thread.
 
     A session held here only as a *proxy* (its value lives on its primary and backup) is not returned

@@ -25,6 +25,8 @@ import logging
 import time
 from typing import Any, AsyncIterator, Callable, Iterator
 
+from tribes.managers.receive import DEFAULT_MAX_FOLLOWED_CONTEXTS
+from tribes.managers.receive import guard as receive_guard
 from tribes.ratelimit import RateLimitedLog
 from tribes.managers.delta_manager import DeltaManager, DeltaManagerConfig, Send, SessionEvent, no_context_manager_reply
 from tribes.managers.session import DeltaSession
@@ -34,7 +36,7 @@ from tribes.managers.session_message import (EVT_GET_ALL_SESSIONS, SessionMessag
 log = logging.getLogger("tribes.managers")
 _send_log = RateLimitedLog(log)
 
-__all__ = ["SimpleTcpCluster", "ReplicatedContext", "context_name", "context_path", "now_ms"]
+__all__ = ["SimpleTcpCluster", "DeltaContext", "context_name", "context_path", "now_ms"]
 
 
 def now_ms() -> int:
@@ -62,8 +64,11 @@ def context_path(name: str) -> str:
     return p or "/"
 
 
-class ReplicatedContext:
-    """The sessions of one context (``cluster.manager('/app')``); all calls run on the loop thread."""
+class DeltaContext:
+    """The sessions of one DeltaManager context (``cluster.manager('/app')``); all calls run on the loop thread.
+
+    (Not Tomcat's ``ReplicatedContext``, a StandardContext whose ServletContext attributes replicate.)
+    """
 
     def __init__(self, cluster: "SimpleTcpCluster", manager: DeltaManager) -> None:
         self.cluster = cluster
@@ -74,7 +79,7 @@ class ReplicatedContext:
         return self.delta_manager.name
 
     def __repr__(self) -> str:
-        return f"ReplicatedContext({self.name!r}, {len(self.delta_manager.sessions)} sessions)"
+        return f"DeltaContext({self.name!r}, {len(self.delta_manager.sessions)} sessions)"
 
     # -- reading ------------------------------------------------------------------------------
     def sessions(self) -> list[DeltaSession]:
@@ -172,11 +177,15 @@ class ReplicatedContext:
 
 
 class SimpleTcpCluster:
+    #: contexts followed uninvited (follow_all_contexts) at most; None = no bound (a node told to
+    #: follow everything, e.g. a session keeper). See tribes.managers.receive.
+    max_followed_contexts: int | None = DEFAULT_MAX_FOLLOWED_CONTEXTS
+
     """Cluster facade: ClusterSessionListener + DeltaManagers + ordered sending over a GroupChannel."""
 
     def __init__(self, channel: Any, *, host: str = "localhost", container: str = "Engine",
                  jvm_route: str | None = None, channel_send_options: int = 8,
-                 manager_config: DeltaManagerConfig | None = None, tomcat_version: str = "10.1",
+                 manager_config: Any = None, tomcat_version: str = "10.1",
                  follow_all_contexts: bool = False, background_processor_delay: float = 10.0,
                  join_wait: float = 0.0, backup_config: Any = None) -> None:
         self.channel = channel
@@ -184,7 +193,10 @@ class SimpleTcpCluster:
         self.container = container
         self.jvm_route = jvm_route
         self.channel_send_options = int(channel_send_options)
-        self.manager_config = manager_config or DeltaManagerConfig()
+        if manager_config is not None and not isinstance(manager_config, DeltaManagerConfig) and backup_config is None:
+            # another manager's settings (their class names it: BackupManagerConfig) select that manager
+            backup_config, manager_config = manager_config, None
+        self.manager_config: DeltaManagerConfig = manager_config or DeltaManagerConfig()
         self.tomcat_version = tomcat_version
         self.follow_all_contexts = follow_all_contexts
         self.background_processor_delay = background_processor_delay
@@ -193,7 +205,7 @@ class SimpleTcpCluster:
         self.backup_config = backup_config
         self.backup_managers: dict[str, Any] = {}
         self.managers: dict[str, DeltaManager] = {}
-        self.contexts: dict[str, ReplicatedContext] = {}
+        self.contexts: dict[str, DeltaContext] = {}
         self.listeners: list[Callable[[SessionEvent], None]] = []
         self.unknown_context_messages = 0
         self.bad_messages = 0
@@ -213,24 +225,21 @@ class SimpleTcpCluster:
     def create(cls, *, bind: str | None = None, mcast_address: str = "228.0.0.4", mcast_port: int = 45564,
                receiver_port: int = 4000, domain: str = "", frequency: int = 500, drop_time: int = 3000,
                **kw: Any) -> "SimpleTcpCluster":
-        """The stock Tomcat cluster channel (McastService, NioReceiver, TcpFailureDetector,
-        MessageDispatchInterceptor with one worker so our messages keep their order)."""
-        from tribes.group import GroupChannel
-        from tribes.interceptors import MessageDispatchInterceptor, TcpFailureDetector
-        from tribes.membership.mcast import McastService, resolve_bind
-        from tribes.transport import NioReceiver
+        """Over Tomcat's stock cluster channel (``tribes.group.assembler.stock_spec``: McastService,
+        NioReceiver, MessageDispatchInterceptor with one worker so our messages keep their order,
+        TcpFailureDetector). A server.xml goes through ``tribes.config.build.build_node`` instead."""
+        from tribes.group.assembler import assemble_channel, stock_spec
+        from tribes.membership.mcast import resolve_bind
         address = resolve_bind(bind)[0] if bind else "auto"
-        membership = McastService(address=mcast_address, port=mcast_port, frequency=frequency, drop_time=drop_time,
-                                  bind=address if bind else None, domain=domain)
-        channel = GroupChannel(NioReceiver(address=address, port=receiver_port), membership=membership)
-        channel.add_interceptor(MessageDispatchInterceptor(max_threads=1))
-        channel.add_interceptor(TcpFailureDetector())
-        return cls(channel, **kw)
+        spec = stock_spec(address=address, bind=address if bind else None, receiver_port=receiver_port,
+                          mcast_address=mcast_address, mcast_port=mcast_port, domain=domain, frequency=frequency,
+                          drop_time=drop_time, dispatch_threads=1)
+        return cls(assemble_channel(spec), **kw)
 
     def manager_name(self, path: str) -> str:
         return context_name(path, self.host, self.container)
 
-    def manager(self, path: str, config: DeltaManagerConfig | None = None) -> ReplicatedContext:
+    def manager(self, path: str, config: DeltaManagerConfig | None = None) -> DeltaContext:
         """The context's sessions; registers a DeltaManager on first use (state transfer if started).
         With ``backup_config`` it is a BackupManager context (``tribes.managers.backup.BackupContext``)."""
         name = self.manager_name(path)
@@ -242,7 +251,7 @@ class SimpleTcpCluster:
             dm.has_members = bool(self.started and self.channel.members())
             dm.add_listener(self._fire)
             self.managers[name] = dm
-            ctx = self.contexts[name] = ReplicatedContext(self, dm)
+            ctx = self.contexts[name] = DeltaContext(self, dm)
             if self.started:
                 self._transfers[name] = asyncio.get_running_loop().create_task(self._state_transfer(dm))
         return ctx
@@ -373,20 +382,8 @@ class SimpleTcpCluster:
             await asyncio.gather(*list(self._inflight), return_exceptions=True)
         for bm in list(self.backup_managers.values()):
             await bm.flush()
-        mdi = self._dispatcher()
-        if mdi is not None:
-            with contextlib.suppress(Exception):
-                await mdi.flush()
-
-    def _dispatcher(self) -> Any:
-        try:
-            from tribes.interceptors import MessageDispatchInterceptor
-        except ImportError:  # pragma: no cover
-            return None
-        for i in self.channel.interceptors():
-            if isinstance(i, MessageDispatchInterceptor):
-                return i
-        return None
+        with contextlib.suppress(Exception):
+            await self.channel.flush()  # the channel's asynchronous queue (MessageDispatchInterceptor)
 
     async def send(self, msg: SessionMessage, destination: Any = None, options: int | None = None) -> None:
         """SimpleTcpCluster.send: to one member or to all current members (never to ourselves)."""
@@ -438,17 +435,14 @@ class SimpleTcpCluster:
     def accept(self, msg: Any, sender: Any) -> bool:
         return is_session_message(msg)
 
-    def message_received(self, msg: Any, sender: Any) -> None:
-        try:
-            smsg = SessionMessage.from_java(msg, sender)
-        except SessionMessageError as exc:
-            self.bad_messages += 1
-            log.error("dropped a cluster message from %s: %s", getattr(sender, "name", sender), exc)
-            return
-        self.deliver(smsg, sender)
+    def message_received(self, msg: Any, sender: Any) -> Any:
+        # decoded, checked and delivered by tribes.managers.receive (large payloads off the loop)
+        return receive_guard(self).message_received(msg, sender)
 
     def deliver(self, smsg: SessionMessage, sender: Any) -> None:
         """Route one SessionMessage by context name (null: every manager)."""
+        if not receive_guard(self).admit(smsg, sender):  # state requests: members only
+            return
         now = now_ms()
         if smsg.context_name is None:
             for dm in list(self.managers.values()):
@@ -456,13 +450,12 @@ class SimpleTcpCluster:
                     self.enqueue(item)
             return
         dm = self.managers.get(smsg.context_name)
-        if dm is None and self.follow_all_contexts and self.started:
+        if dm is None and self.follow_all_contexts and self.started and receive_guard(self).may_follow(smsg, sender):
             self.manager(smsg.context_name)
             dm = self.managers.get(smsg.context_name)
         if dm is None:
             self.unknown_context_messages += 1
-            log.warning("no manager for context %r: %s from %s dropped", smsg.context_name, smsg.event_type_string,
-                        getattr(sender, "name", sender))
+            receive_guard(self).no_manager(smsg, sender)
             if smsg.event_type == EVT_GET_ALL_SESSIONS and sender is not None:
                 self.enqueue(Send(no_context_manager_reply(smsg.context_name), sender))
             return

@@ -82,7 +82,7 @@ def value_from_json(obj: Any) -> Any:
 
 def session_json(session: Any, context: str) -> dict[str, Any]:
     """One session as printed by ``tribes sessions --json`` (times ISO 8601 UTC, ms)."""
-    from tribes.cli.common import iso_time
+    from tribes.isotime import iso_time
     from tribes.managers.principal import principal_name
     return {
         "context": context,

@@ -26,6 +26,7 @@ import time
 from typing import Any, Iterable, Mapping
 
 from tribes.membership.mcast import _domain_bytes, parse_byte_literal
+from tribes.attributes import UnknownAttributeError, kwargs_from_attributes
 from tribes.channel import Channel, SendOptions, SerializedMessage, new_unique_id
 from tribes.io.member import SHUTDOWN_PAYLOAD, Member
 from tribes.membership.membership import MemberEvent, MemberEventKind
@@ -59,7 +60,7 @@ def _host(value: str | bytes) -> bytes:
         except socket.gaierror as exc:
             raise StaticMemberConfigError(f"host={value!r} does not resolve: {exc}") from exc
         fam, addr = info[0][0], info[0][4][0]
-        raw = socket.inet_pton(fam, addr)
+        raw = socket.inet_pton(fam, str(addr))
     if len(raw) not in (4, 16):
         raise StaticMemberConfigError(f"host must be 4 or 16 bytes, got {len(raw)}")
     return raw
@@ -80,9 +81,9 @@ STATIC_MEMBER_ATTRIBUTES = ("host", "port", "securePort", "udpPort", "uniqueId",
 class StaticMember:
     """Factory for static members (Tomcat's ``org.apache.catalina.tribes.membership.StaticMember``)."""
 
-    def __new__(cls, host: str | bytes, port: int, unique_id: str | bytes = b"\x00" * 16,
+    def __new__(cls, host: str | bytes, port: int, unique_id: str | bytes = b"\x00" * 16,  # type: ignore[misc]
                 domain: str | bytes = b"", secure_port: int = -1, udp_port: int = -1,
-                payload: str | bytes = b"", alive: int = 0) -> Member:  # type: ignore[misc]
+                payload: str | bytes = b"", alive: int = 0) -> Member:
         try:
             return Member(host=_host(host), port=int(port), secure_port=int(secure_port),
                           udp_port=int(udp_port), unique_id=_unique_id(unique_id),
@@ -90,21 +91,16 @@ class StaticMember:
         except StaticMemberConfigError:
             raise
         except (TypeError, ValueError) as exc:
-            raise StaticMemberConfigError(f"static member {host}:{port}: {exc}") from exc
+            raise StaticMemberConfigError(f"static member {host!r}:{port}: {exc}") from exc
 
     @staticmethod
     def from_attributes(attributes: Mapping[str, Any]) -> Member:
         """``<Member className="...StaticMember" host=".." port=".." uniqueId="{..}"/>`` -> Member."""
-        kw: dict[str, Any] = {}
-        names = {"host": "host", "port": "port", "securePort": "secure_port", "udpPort": "udp_port",
-                 "uniqueId": "unique_id", "domain": "domain", "payload": "payload"}
-        for key, value in attributes.items():
-            if key == "className":
-                continue
-            if key not in names:
-                raise StaticMemberConfigError(
-                    f"StaticMember attribute {key!r} is not supported; accepted: {', '.join(STATIC_MEMBER_ATTRIBUTES)}")
-            kw[names[key]] = value
+        try:
+            kw = kwargs_from_attributes(StaticMember, attributes, exclude=("alive",), what="StaticMember",
+                                        coerce_values=False)
+        except UnknownAttributeError as exc:
+            raise StaticMemberConfigError(str(exc)) from None
         for required in ("host", "port"):
             if required not in kw:
                 raise StaticMemberConfigError(f"StaticMember needs a {required!r} attribute")
@@ -114,13 +110,8 @@ class StaticMember:
             raise StaticMemberConfigError(str(exc)) from exc
 
 
-STATIC_SERVICE_ATTRIBUTES = {
-    "expirationTime": ("expiration_time", int),
-    "connectTimeout": ("connect_timeout", int),
-    "rpcTimeout": ("rpc_timeout", int),
-    "useThread": ("use_thread", lambda v: str(v).strip().lower() == "true"),
-    "pingInterval": ("ping_interval", int),
-}
+#: the StaticMembershipService attributes of Tomcat (the others of ``__init__`` are Python-only)
+STATIC_SERVICE_ATTRIBUTES = ("expirationTime", "connectTimeout", "rpcTimeout", "useThread", "pingInterval")
 
 
 class StaticMembershipService(MembershipService):
@@ -175,19 +166,11 @@ class StaticMembershipService(MembershipService):
     @classmethod
     def from_attributes(cls, attributes: Mapping[str, Any], members: Iterable[Member] = (),
                         local_member: Member | None = None) -> "StaticMembershipService":
-        kw: dict[str, Any] = {}
-        for key, value in attributes.items():
-            if key == "className":
-                continue
-            spec = STATIC_SERVICE_ATTRIBUTES.get(key)
-            if spec is None:
-                raise StaticMemberConfigError(
-                    f"StaticMembershipService attribute {key!r} is not supported; accepted: "
-                    f"{', '.join(STATIC_SERVICE_ATTRIBUTES)}")
-            try:
-                kw[spec[0]] = spec[1](value)
-            except ValueError as exc:
-                raise StaticMemberConfigError(f"StaticMembershipService {key}={value!r}: {exc}") from exc
+        try:
+            kw = kwargs_from_attributes(cls, attributes, exclude=("members", "local_member"),
+                                        what="StaticMembershipService")
+        except ValueError as exc:
+            raise StaticMemberConfigError(str(exc)) from exc
         return cls(members, local_member, **kw)
 
     def add_static_member(self, member: Member) -> None:

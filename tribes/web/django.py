@@ -163,6 +163,9 @@ class SessionMiddleware:
         ids = parse_cookie_ids(request.META.get("HTTP_COOKIE"), cfg.cookie_name)
         request.session = SessionStore(st.pick_id(ids))
         try:
+            # loaded now, not at first use: Django turns an exception inside other middleware (CSRF
+            # reads the session) into a 500, and the answer must be a 503
+            request.session.tribes_session._ensure()
             response = self.get_response(request)
             return self._finish(request, response)
         except AgentUnavailable as exc:

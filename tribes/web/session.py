@@ -14,6 +14,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from tribes.javaser.values import _JavaFloat, _JavaInt
 from tribes.ratelimit import RateLimitedLog
 from tribes.web.errors import AgentError, AgentUnavailable, SessionWriteTooLarge
 from tribes.web.service import SESSION_ID_RE
@@ -161,6 +162,7 @@ class TribesSession(MutableMapping[str, Any]):
         self.modified = False
         self.accessed = False
         self._values: dict[str, Any] = {}
+        self._jtypes: dict[str, Any] = {}
         self._orig: dict[str, bytes] = {}
         self._set: dict[str, bytes | None] = {}
         self._removed: set[str] = set()
@@ -181,7 +183,14 @@ class TribesSession(MutableMapping[str, Any]):
         self.session_id = ans["id"]
         self.renamed = bool(ans.get("renamed")) or ans["id"] != self.request_id
         self._orig = dict(ans.get("attrs") or {})
-        self._values = {k: decode_attribute(k, v) for k, v in self._orig.items()}
+        for k, data in self._orig.items():
+            v = decode_attribute(k, data)
+            if isinstance(v, (_JavaInt, _JavaFloat)):
+                # a boxed number reads as a plain int/float (prints as one); its Java type is kept
+                # for the write-back (an Integer stays an Integer)
+                self._jtypes[k] = v
+                v = int(v) if isinstance(v, _JavaInt) else float(v)
+            self._values[k] = v
         p = ans.get("principal")
         if p:
             self.principal, self.roles = p[0], list(p[1])
@@ -213,13 +222,17 @@ class TribesSession(MutableMapping[str, Any]):
             if key in self._values:
                 del self[key]
             return
-        value = coerce_like(self._values.get(key), value)
-        data = encode_attribute(key, value)             # TypeError naming the attribute
+        typed = coerce_like(self._jtypes.get(key, self._values.get(key)), value)
+        data = encode_attribute(key, typed)             # TypeError naming the attribute
         size = len(key) + len(data) + sum(len(k) + len(v or b"") for k, v in self._set.items() if k != key)
         limit = self._store.max_write()
         if limit is not None and size > limit:
             self._poisoned = SessionWriteTooLarge(size, limit, [*(k for k in self._set if k != key), key])
             raise self._poisoned
+        if typed is not value:
+            self._jtypes[key] = typed
+        else:
+            self._jtypes.pop(key, None)
         self._values[key] = value
         self._set[key] = data if not is_mutable(value) else None
         self._removed.discard(key)
@@ -228,6 +241,7 @@ class TribesSession(MutableMapping[str, Any]):
     def __delitem__(self, key: str) -> None:
         self._ensure()
         del self._values[key]
+        self._jtypes.pop(key, None)
         self._set.pop(key, None)
         if key in self._orig:
             self._removed.add(key)

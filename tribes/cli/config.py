@@ -68,8 +68,23 @@ def _print_tree(cfg: Any, show_all: bool) -> None:
     click.echo("  (* = set in the file or by an override; the rest are Tomcat's defaults)")
 
 
+def _file_version(arg: str, default: str) -> tuple[str, str]:
+    """``server.xml:9.0`` -> (``server.xml``, ``9.0``); a plain path takes ``default``."""
+    import os
+    path, sep, version = arg.rpartition(":")
+    if sep and path and version.replace(".", "").isdigit() and not os.path.exists(arg):
+        return path, version
+    return arg, default
+
+
+def _interceptor_list(cfg: Any) -> list[tuple[str, dict[str, Any]]]:
+    return [(i.short_name, dict(i.attributes)) for i in cfg.channel.interceptors]
+
+
 @config.command(name="check")
-@click.argument("server_xml", type=click.Path(dir_okay=False))
+@click.argument("server_xmls", nargs=-1, required=True, metavar="SERVER_XML[:VERSION]...")
+@click.option("--tomcat-version", default="10.1", show_default=True, metavar="VERSION",
+              help="Tomcat version of the files given without :VERSION (EncryptInterceptor's format and rules).")
 @click.option("--strict/--no-strict", default=True, show_default=True,
               help="Unknown attributes or elements are errors (--no-strict: warnings, as Tomcat logs them).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line: config, problem..., summary.")
@@ -82,10 +97,14 @@ def _print_tree(cfg: Any, show_all: bool) -> None:
 @click.option("--receiver-port", default=None, metavar="PORT", help="Override: the receiver's TCP port.")
 @click.option("--jvm-route", default=None, metavar="ROUTE", help="Override: the Engine's jvmRoute.")
 @click.option("--all", "show_all", is_flag=True, help="Also show unset (null) and statistics attributes.")
-def check(server_xml: str, strict: bool, as_json: bool, properties: tuple[str, ...], environment: bool,
-          host: str | None, bind: str | None, receiver_port: str | None, jvm_route: str | None,
-          show_all: bool) -> None:
+def check(server_xmls: tuple[str, ...], tomcat_version: str, strict: bool, as_json: bool,
+          properties: tuple[str, ...], environment: bool, host: str | None, bind: str | None,
+          receiver_port: str | None, jvm_route: str | None, show_all: bool) -> None:
     """Validate the <Cluster> of SERVER_XML and print the effective configuration.
+
+    Several files (the nodes of one cluster, each as FILE:VERSION, e.g. node1.xml:9.0
+    node2.xml:10.1) are checked one by one and then against each other: nodes configured for
+    different EncryptInterceptor formats or keys cannot exchange messages (exit code 3).
 
     Every className is mapped to its Python implementation (or reported as not applicable, e.g.
     valves); every attribute gets Tomcat's type and default. Exit code 0 when the file is usable,
@@ -97,8 +116,40 @@ def check(server_xml: str, strict: bool, as_json: bool, properties: tuple[str, .
       tribes config check conf/server.xml --no-strict     # unknown attributes only warn
       tribes config check conf/server.xml --json | jq .
       tribes config check server.xml -D cluster.port=4001 --receiver-port 4100
+      tribes config check tomcat9/server.xml:9.0 tomcat10/server.xml:10.1   # one cluster, two versions
     """
+    from tribes.interceptors.encrypt import compatibility_findings, node_encryption
+
+    worst = EXIT_OK
+    nodes = []
+    for arg in server_xmls:
+        path, version = _file_version(arg, tomcat_version)
+        code, cfg = _check_one(path, version, strict, as_json, properties, environment, host, bind, receiver_port,
+                               jvm_route, show_all)
+        worst = max(worst, code)
+        if cfg is not None:
+            nodes.append(node_encryption(path, version, _interceptor_list(cfg)))
+    if len(server_xmls) > 1:
+        findings = compatibility_findings(nodes, [_file_version(a, tomcat_version)[0] for a in server_xmls])
+        for text in findings:
+            if as_json:
+                emit_json("problem", severity="error", message=text, element="Interceptor",
+                          attribute="EncryptInterceptor", line=None, source="(across files)")
+            else:
+                click.echo(f"error: across the files: {text}", err=True)
+        if findings:
+            worst = max(worst, EXIT_CONFIG)
+        elif not as_json:
+            click.echo(f"OK: the {len(server_xmls)} files can form one cluster (encryption settings agree)")
+    sys.exit(worst)
+
+
+def _check_one(server_xml: str, version: str, strict: bool, as_json: bool, properties: tuple[str, ...],
+               environment: bool, host: str | None, bind: str | None, receiver_port: str | None,
+               jvm_route: str | None, show_all: bool) -> tuple[int, Any]:
+    """One file: (exit code, ClusterConfig or None)."""
     from tribes.config import ConfigError, load
+    from tribes.interceptors.encrypt import stack_problems
 
     props = _parse_properties(properties)
     try:
@@ -117,18 +168,29 @@ def check(server_xml: str, strict: bool, as_json: bool, properties: tuple[str, .
             click.echo(f"{server_xml}: not usable: {len(errors)} error{'s' if len(errors) != 1 else ''}"
                        + ("" if not strict else " (strict mode; --no-strict turns unknown attributes into warnings)"),
                        err=True)
-        sys.exit(EXIT_CONFIG)
+        return EXIT_CONFIG, None
 
+    encryption = stack_problems(_interceptor_list(cfg), version)
+    errors = [m for sev, m in encryption if sev == "error"]
     if as_json:
         emit_json("config", **cfg.to_json(include_runtime=show_all))
         for problem in cfg.problems:
             emit_json("problem", **problem.to_json())
-        emit_json("summary", valid=True, errors=0, warnings=len(cfg.warnings), notes=len(cfg.notes), strict=strict)
+        for sev, msg in encryption:
+            emit_json("problem", severity=sev, message=msg, element="Interceptor", attribute="EncryptInterceptor",
+                      line=None, source=server_xml)
+        emit_json("summary", valid=not errors, errors=len(errors), warnings=len(cfg.warnings), notes=len(cfg.notes),
+                  strict=strict)
     else:
         _print_tree(cfg, show_all)
-        if cfg.problems:
+        if cfg.problems or encryption:
             click.echo("Findings:")
             for problem in cfg.problems:
                 click.echo(f"  {problem}")
+            for sev, msg in encryption:
+                click.echo(f"  {sev}: {server_xml} (Tomcat {version}): {msg}")
+        if errors:
+            click.echo(f"{server_xml}: not usable: {len(errors)} error{'s' if len(errors) != 1 else ''}", err=True)
+            return EXIT_CONFIG, cfg
         click.echo(f"OK: usable by a Python node ({len(cfg.warnings)} warnings, {len(cfg.notes)} notes)")
-    sys.exit(EXIT_OK)
+    return (EXIT_CONFIG if errors else EXIT_OK), cfg

@@ -55,7 +55,7 @@ log = logging.getLogger("tribes.interceptors.encrypt")
 __all__ = [
     "EncryptInterceptor", "EncryptionSettings", "EncryptConfigError", "ChannelConfigException", "DecryptError",
     "ReplayWindow", "seal", "open_payload", "parse_key", "parse_algorithm", "format_for_version",
-    "diagnose_mismatch", "compatibility_findings", "FORMAT_9", "FORMAT_10", "DEFAULT_ALGORITHMS", "REASONS",
+    "diagnose_mismatch", "compatibility_findings", "stack_problems", "node_encryption", "NodeEncryption", "FORMAT_9", "FORMAT_10", "DEFAULT_ALGORITHMS", "REASONS",
 ]
 
 FORMAT_9 = "9.0"
@@ -403,6 +403,44 @@ class NodeEncryption:
     version: str          # Tomcat version the file is for ("9.0" / "10.1")
     algorithm: str | None  # None: not set (the version's default)
     key: str | None = None
+
+
+def stack_problems(interceptors: Sequence[tuple[str, dict[str, Any]]], version: str | int | None,
+                   ) -> list[tuple[str, str]]:
+    """(severity, message) for one node's interceptor list ``[(short class name, attributes), ...]``
+    (top first) run by Tomcat ``version``: what Tomcat would refuse at start, and its warnings."""
+    found: list[tuple[str, str]] = []
+    names = [n for n, _ in interceptors]
+    if "EncryptInterceptor" not in names:
+        return found
+    fmt = format_for_version(version)
+    i = names.index("EncryptInterceptor")
+    if "TcpFailureDetector" in names[:i]:
+        found.append(("error", "EncryptInterceptor must be upstream of TcpFailureDetector: list it before "
+                               "TcpFailureDetector (Tomcat fails the channel start otherwise)"))
+    attrs = interceptors[i][1]
+    try:
+        algo = parse_algorithm(attrs.get("encryptionAlgorithm") or DEFAULT_ALGORITHMS[fmt], fmt)
+        if algo.warning:
+            found.append(("warning", algo.warning + " (CBC, CFB and OFB have no integrity check)"))
+    except EncryptConfigError as exc:
+        found.append(("error", f"{exc} (Tomcat {fmt})"))
+    if attrs.get("encryptionKey") is None and attrs.get("encryptionKeyString") is None:
+        found.append(("error", "EncryptInterceptor: encryptionKey is required (32, 48 or 64 hex digits)"))
+    if attrs.get("providerName"):
+        found.append(("note", "EncryptInterceptor providerName is not applicable in the Python node (AES comes "
+                              "from the cryptography package); Tomcat nodes keep using it"))
+    return found
+
+
+def node_encryption(source: str, version: str | int | None,
+                    interceptors: Sequence[tuple[str, dict[str, Any]]]) -> NodeEncryption | None:
+    for name, attrs in interceptors:
+        if name == "EncryptInterceptor":
+            key = attrs.get("encryptionKey") or attrs.get("encryptionKeyString")
+            return NodeEncryption(source, format_for_version(version), attrs.get("encryptionAlgorithm"),
+                                  key if isinstance(key, str) else None)
+    return None
 
 
 def compatibility_findings(nodes: Sequence[NodeEncryption | None], sources: Sequence[str] = ()) -> list[str]:

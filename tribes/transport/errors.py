@@ -12,8 +12,14 @@ __all__ = [
     "FaultyMember",
     "RemoteProcessException",
     "SendTimeoutError",
+    "SendQueueFullError",
 ]
 
 
 class SendTimeoutError(TimeoutError):
     """A send did not complete (write + ACK) within the sender's ``timeout``."""
+
+
+class SendQueueFullError(Exception):
+    """The send queue of one member is full (``max_queue_messages`` / ``max_queue_bytes``): that member
+    is slow or hung, and this message is refused for it alone (policy "fail new")."""

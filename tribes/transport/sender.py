@@ -23,16 +23,21 @@ not delay the other destinations of the same message: they are sent to concurren
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import socket
 import time
 from typing import Any, Sequence
 
-from tribes.io.framing import ACK_DATA, ACK_FRAME, END_DATA, FAIL_ACK_DATA, START_DATA
 from tribes.channel import ChannelException, RemoteProcessException, SendOptions
-from tribes.transport.errors import SendTimeoutError
+from tribes.io.framing import FramingError
+from tribes.ratelimit import RateLimitedLog
+from tribes.transport.core import AckReader
+from tribes.transport.errors import SendQueueFullError, SendTimeoutError
+from tribes.transport.limits import SenderLimits
 
 log = logging.getLogger("tribes.transport")
+_tx_log = RateLimitedLog(log)
 
 __all__ = [
     "SenderState",
@@ -103,69 +108,65 @@ class SenderOptions:
 
 
 class _TxProtocol(asyncio.Protocol):
-    """Client side of one connection: collects ACK frames, tracks write flow control."""
+    """Client side of one connection: ACK frames through ``AckReader`` (``FrameDecoder``), flow control.
 
-    __slots__ = ("transport", "buf", "waiter", "drain_waiter", "paused", "lost", "throw_on_fail")
+    ACKs come back in the order the frames were written (a Tribes receiver processes one
+    connection's frames in order), so each ACK answers the oldest waiting send.
+    """
+
+    __slots__ = ("transport", "reader", "waiters", "drain_waiter", "paused", "lost", "throw_on_fail")
 
     def __init__(self, throw_on_fail: bool) -> None:
         self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
-        self.waiter: asyncio.Future[bool] | None = None
+        self.reader = AckReader()
+        self.waiters: collections.deque[asyncio.Future[bool]] = collections.deque()
         self.drain_waiter: asyncio.Future[None] | None = None
         self.paused = False
         self.lost: BaseException | None = None
         self.throw_on_fail = throw_on_fail
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        waiter = self.waiter
-        buf = self.buf
-        if not buf and data == ACK_FRAME:
-            if waiter is not None and not waiter.done():
-                waiter.set_result(True)
-            return  # not waiting: Tomcat reads and discards stray bytes
-        buf += data
-        while len(buf) >= 18:
-            if buf[:7] != START_DATA:
-                at = buf.find(START_DATA, 1)
-                if at < 0:
-                    del buf[:max(0, len(buf) - 6)]
-                    return
-                del buf[:at]
-                continue
-            n = int.from_bytes(buf[7:11], "big")
-            if n < 0 or n > 1024:  # an ACK body is 3 bytes; anything big is not an ACK
-                del buf[:7]
-                continue
-            if len(buf) < 18 + n:
-                return
-            body = bytes(buf[11:11 + n])
-            ok_end = buf[11 + n:18 + n] == END_DATA
-            if ok_end:
-                del buf[:18 + n]
+        try:
+            acks = self.reader.receive_data(data)
+        except FramingError as exc:
+            _tx_log.warn("bad_ack", "Sender: the peer answered with bytes that are not Tribes frames (%s); "
+                         "dropping the connection", exc)
+            self._fail(ConnectionResetError(f"peer sent bytes that are not Tribes frames: {exc}"))
+            t = self.transport
+            if t is not None:
+                t.abort()
+            return
+        waiters = self.waiters
+        for ok in acks:
+            while waiters and waiters[0].done():  # timed out: its ACK is this one or none
+                waiters.popleft()
+            if not waiters:
+                return  # not waiting: Tomcat reads and discards stray ACKs
+            w = waiters.popleft()
+            if ok:
+                w.set_result(True)
+            elif self.throw_on_fail:
+                w.set_exception(RemoteProcessException("peer answered FAIL_ACK"))
             else:
-                del buf[:7]
-            if not ok_end or waiter is None or waiter.done():
-                continue
-            if body == ACK_DATA:
-                waiter.set_result(True)
-            elif body == FAIL_ACK_DATA:
-                if self.throw_on_fail:
-                    waiter.set_exception(RemoteProcessException("peer answered FAIL_ACK"))
-                else:
-                    waiter.set_result(False)
+                w.set_result(False)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = exc or ConnectionResetError("connection closed by peer")
-        self.transport = None
-        w = self.waiter
-        if w is not None and not w.done():
-            w.set_exception(ConnectionResetError(f"connection lost while waiting for ACK: {self.lost}"))
+    def _fail(self, exc: BaseException) -> None:
+        self.lost = exc
+        while self.waiters:
+            w = self.waiters.popleft()
+            if not w.done():
+                w.set_exception(ConnectionResetError(f"connection lost while waiting for ACK: {exc}"))
         d = self.drain_waiter
         if d is not None and not d.done():
-            d.set_exception(ConnectionResetError(f"connection lost while writing: {self.lost}"))
+            d.set_exception(ConnectionResetError(f"connection lost while writing: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self._fail(exc or ConnectionResetError("connection closed by peer"))
 
     def pause_writing(self) -> None:
         self.paused = True
@@ -254,8 +255,11 @@ class NioSender:
             return True
         return False
 
-    async def send(self, frame: bytes, wait_ack: bool, deadline: float) -> None:
-        """Write one frame (and await its ACK); raises OSError/RemoteProcessException/SendTimeoutError."""
+    async def send(self, frame: bytes, wait_ack: bool, deadline: float, wait_drain: bool = True) -> None:
+        """Write one frame (and await its ACK); raises OSError/RemoteProcessException/SendTimeoutError.
+
+        Without ACK, ``wait_drain=False`` returns as soon as the frame is handed to the connection even
+        when its write buffer is over the high-water mark (the caller checks ``paused``)."""
         loop = asyncio.get_running_loop()
         if not self.is_connected:
             await self.connect(deadline - loop.time())
@@ -263,35 +267,39 @@ class NioSender:
         assert p is not None and p.transport is not None
         transport = p.transport
         if wait_ack:
-            waiter = loop.create_future()
-            p.waiter = waiter
+            waiter: asyncio.Future[bool] = loop.create_future()
+            p.waiters.append(waiter)
             transport.write(frame)
-            remaining = deadline - loop.time()
-            if not waiter.done():
-                handle = loop.call_at(deadline, _expire, waiter)
-                try:
-                    await waiter
-                finally:
-                    handle.cancel()
-                    p.waiter = None
-            else:
-                p.waiter = None
-                waiter.result()
-            del remaining
+            handle = loop.call_at(deadline, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                handle.cancel()
         else:
+            if p.paused and wait_drain:
+                await self.drain(deadline)
+                if p.transport is None or p.lost is not None:
+                    raise ConnectionResetError(f"connection lost: {p.lost}")
+                transport = p.transport
             transport.write(frame)
-            if p.paused:
-                drain = p.drain_waiter
-                if drain is None or drain.done():
-                    drain = p.drain_waiter = loop.create_future()
-                handle = loop.call_at(deadline, _expire, drain)
-                try:
-                    await drain
-                finally:
-                    handle.cancel()
-            elif p.lost is not None:
+            if p.lost is not None:
                 raise ConnectionResetError(f"connection lost: {p.lost}")
         self.request_count += 1
+
+    async def drain(self, deadline: float) -> None:
+        """Wait until the connection's write buffer is below its low-water mark (or ``deadline``)."""
+        p = self.protocol
+        if p is None or not p.paused:
+            return
+        loop = asyncio.get_running_loop()
+        drain = p.drain_waiter
+        if drain is None or drain.done():
+            drain = p.drain_waiter = loop.create_future()
+        handle = loop.call_at(deadline, _expire, drain)
+        try:
+            await drain
+        finally:
+            handle.cancel()
 
 
 def _expire(fut: asyncio.Future[Any]) -> None:
@@ -397,27 +405,174 @@ def _name(member: Any) -> str:
     return getattr(member, "name", repr(member))
 
 
-class PooledParallelSender:
-    """Tomcat's default transport: a pool (``pool_size``, default 25) of ``ParallelNioSender``s.
+class _Job:
+    __slots__ = ("frame", "wait_ack", "deadline", "future")
 
-    Borrowing waits up to ``max_wait`` ms. Concurrent sends use different pooled senders, hence
-    different connections per member (up to ``pool_size``), exactly like Tomcat.
+    def __init__(self, frame: bytes, wait_ack: bool, deadline: float,
+                 future: "asyncio.Future[BaseException | None] | None") -> None:
+        self.frame = frame
+        self.wait_ack = wait_ack
+        self.deadline = deadline
+        self.future = future
+
+
+class MemberLink:
+    """Everything sent to one member, in order: one connection, a bounded queue, a worker for the backlog.
+
+    A send finds the link idle and goes straight to the connection in the caller's task (no queue, no
+    extra coroutine); while the link is busy (a send waits for its ACK, or the connection's write
+    buffer is over its high-water mark) further sends to this member queue up behind it, in order,
+    and one worker task drains them. A slow or hung member therefore holds back only its own link.
+
+    * With ``USE_ACK`` the caller waits for its ACK (Tomcat's semantics) until its deadline; a queued
+      send whose deadline passes fails at once for this member, without being written.
+    * Without ``USE_ACK`` a send completes when its frame is written or queued (a bounded extension
+      of the socket's buffer); a connection failure is still reported to the caller that opens it.
+      A queued frame that fails later is logged (rate-limited) and counted in ``failed``.
+    * The queue holds at most ``max_queue_messages`` frames / ``max_queue_bytes`` bytes; a send that
+      does not fit fails at once for this member only (``SendQueueFullError``: policy "fail new").
     """
 
-    def __init__(self, pool_size: int = 25, max_wait: int = 3000, **sender_options: Any) -> None:
+    def __init__(self, member: Any, pool: "PooledParallelSender") -> None:
+        self.member = member
+        self.pool = pool
+        self.sender = NioSender(member, pool.options)
+        self.queue: collections.deque[_Job] = collections.deque()
+        self.queued_bytes = 0
+        self.active = False
+        self.worker: asyncio.Task[None] | None = None
+        self.sent = 0
+        self.failed = 0
+        self.refused = 0
+
+    @property
+    def idle(self) -> bool:
+        return not self.active and not self.queue
+
+    async def send(self, frame: bytes, wait_ack: bool, deadline: float) -> BaseException | None:
+        """Send one frame to this member; returns the error for this member, or None."""
+        if not self.active and not self.queue:
+            s = self.sender
+            p = s.protocol
+            connected = p is not None and p.transport is not None and p.lost is None \
+                and not p.transport.is_closing()
+            if not wait_ack and connected and not p.paused:  # type: ignore[union-attr]
+                p.transport.write(frame)  # type: ignore[union-attr]  # the common case: no coroutine, no queue
+                s.request_count += 1
+                self.sent += 1
+                o = s.options
+                if o.keep_alive_count >= 0 or o.keep_alive_time >= 0:
+                    s.keepalive()
+                return None
+            if wait_ack or not connected:
+                self.active = True
+                try:
+                    err = await self.pool._attempts(self, frame, wait_ack, deadline, wait_drain=False)
+                finally:
+                    self.active = False
+                    if self.queue:
+                        self._kick()
+                return err
+            # no ACK, connected, write buffer over its high-water mark: queue behind it
+        limits = self.pool.limits
+        if len(self.queue) >= limits.max_queue_messages or \
+                self.queued_bytes + len(frame) > limits.max_queue_bytes:
+            self.refused += 1
+            _tx_log.warn("queue_full", "Sender: the send queue of %s is full (%d messages, %d bytes; limits "
+                         "max_queue_messages=%d, max_queue_bytes=%d): the member is slow or hung; refusing "
+                         "new messages for it alone", _name(self.member), len(self.queue), self.queued_bytes,
+                         limits.max_queue_messages, limits.max_queue_bytes)
+            return SendQueueFullError(f"send queue of {_name(self.member)} is full "
+                                      f"({len(self.queue)} messages, {self.queued_bytes} bytes)")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[BaseException | None] | None = loop.create_future() if wait_ack else None
+        self.queue.append(_Job(frame, wait_ack, deadline, fut))
+        self.queued_bytes += len(frame)
+        self._kick()
+        if fut is None:
+            return None
+        handle = loop.call_at(deadline, _expire_result, fut)
+        try:
+            return await fut
+        finally:
+            handle.cancel()
+
+    def _kick(self) -> None:
+        if self.worker is None or self.worker.done():
+            self.worker = asyncio.get_running_loop().create_task(self._drain_queue())
+
+    async def _drain_queue(self) -> None:
+        loop = asyncio.get_running_loop()
+        pool = self.pool
+        while self.queue and not self.active:
+            job = self.queue.popleft()
+            self.queued_bytes -= len(job.frame)
+            fut = job.future
+            if fut is not None and fut.done():
+                continue  # its caller's deadline passed while it waited
+            if loop.time() >= job.deadline:
+                err: BaseException | None = SendTimeoutError("timed out in the send queue of a slow member")
+            else:
+                self.active = True
+                try:
+                    err = await pool._attempts(self, job.frame, job.wait_ack, job.deadline, wait_drain=True)
+                finally:
+                    self.active = False
+            if fut is not None:
+                if not fut.done():
+                    fut.set_result(err)
+            elif err is not None:
+                self.failed += 1
+                _tx_log.warn("queued_send_failed", "Sender: a queued message to %s failed: %s: %s",
+                             _name(self.member), type(err).__name__, err)
+
+    def close(self) -> None:
+        self.sender.disconnect()
+        while self.queue:
+            job = self.queue.popleft()
+            if job.future is not None and not job.future.done():
+                job.future.set_result(ChannelException("sender closed"))
+        self.queued_bytes = 0
+        w = self.worker
+        if w is not None and not w.done():
+            w.cancel()
+
+
+def _expire_result(fut: "asyncio.Future[BaseException | None]") -> None:
+    if not fut.done():
+        fut.set_result(SendTimeoutError("timed out"))
+
+
+class PooledParallelSender:
+    """Tomcat's default transport, with one ``MemberLink`` per member instead of a pool of parallel senders.
+
+    A message to several members is handed to each member's link at once; the send completes when
+    every link has completed it (with ``USE_ACK``: ACKed), and fails with ``ChannelException`` naming
+    each faulty member. Links are independent: a slow or hung member delays only the sends that
+    include it, never another member's sends (Tomcat's pool of ``poolSize`` parallel senders lets a
+    hung member hold every pooled sender for ``timeout`` each). ``pool_size`` and ``max_wait`` are
+    accepted for server.xml compatibility; the per-member queue bounds (``SenderLimits``) replace them.
+    """
+
+    def __init__(self, pool_size: int = 25, max_wait: int = 3000, limits: SenderLimits | None = None,
+                 **sender_options: Any) -> None:
         self.pool_size = pool_size
         self.max_wait = max_wait
         self.options = SenderOptions(**sender_options)
+        self.limits = limits if limits is not None else SenderLimits()
         self.states: dict[Any, SenderState] = {}
-        self._free: list[ParallelNioSender] = []
+        self.links: dict[Any, MemberLink] = {}
         self._in_use = 0
-        self._waiters: list[asyncio.Future[None]] = []
         self.connected = False
 
     @classmethod
     def from_attributes(cls, attrs: dict[str, str]) -> "PooledParallelSender":
         kwargs: dict[str, Any] = {}
+        limits: dict[str, int] = {}
         for key, value in attrs.items():
+            if key in SenderLimits.CAMEL:
+                limits[SenderLimits.CAMEL[key]] = int(value)
+                continue
             if key not in SenderOptions._CAMEL:
                 raise ValueError(f"PooledParallelSender: unknown attribute {key!r}")
             name = SenderOptions._CAMEL[key]
@@ -427,6 +582,8 @@ class PooledParallelSender:
                 kwargs[name] = str(value).strip().lower() == "true"
             else:
                 kwargs[name] = int(value)
+        if limits:
+            kwargs["limits"] = SenderLimits(**limits)
         return cls(**kwargs)
 
     # Tomcat attribute names on the transport itself
@@ -436,73 +593,35 @@ class PooledParallelSender:
             return getattr(options, name)
         raise AttributeError(name)
 
-    async def connect(self) -> None:
-        self.connected = True
-
-    def disconnect(self) -> None:
-        self.connected = False
-        for s in self._free:
-            s.disconnect()
-        self._free.clear()
-        for w in self._waiters:
-            if not w.done():
-                w.set_exception(ChannelException("sender pool closed"))
-        self._waiters.clear()
-
-    @property
-    def in_pool_size(self) -> int:
-        return len(self._free)
-
-    @property
-    def in_use_pool_size(self) -> int:
-        return self._in_use
-
-    async def _borrow(self) -> ParallelNioSender | None:
-        if self._free:
-            self._in_use += 1
-            return self._free.pop()
-        if self._in_use < self.pool_size:
-            self._in_use += 1
-            return ParallelNioSender(self.options, self.states)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.max_wait / 1000.0
-        while True:
-            fut: asyncio.Future[None] = loop.create_future()
-            self._waiters.append(fut)
-            try:
-                await asyncio.wait_for(fut, max(0.0, deadline - loop.time()))
-            except asyncio.TimeoutError:
-                return None
-            finally:
-                if fut in self._waiters:
-                    self._waiters.remove(fut)
-            if self._free:
-                self._in_use += 1
-                return self._free.pop()
-            if self._in_use < self.pool_size:
-                self._in_use += 1
-                return ParallelNioSender(self.options, self.states)
-
-    def _return(self, sender: ParallelNioSender) -> None:
-        self._in_use -= 1
-        if not self.connected:
-            sender.disconnect()
-        elif len(self._free) < self.pool_size:
-            self._free.append(sender)
-        else:
-            sender.disconnect()
-        while self._waiters:
-            w = self._waiters.pop(0)
-            if not w.done():
-                w.set_result(None)
-                break
-
     def __setattr__(self, name: str, value: Any) -> None:
         options = self.__dict__.get("options")
         if options is not None and name not in self.__dict__ and hasattr(options, name):
             setattr(options, name, value)
         else:
             object.__setattr__(self, name, value)
+
+    async def connect(self) -> None:
+        self.connected = True
+
+    def disconnect(self) -> None:
+        self.connected = False
+        for link in self.links.values():
+            link.close()
+        self.links.clear()
+
+    @property
+    def in_pool_size(self) -> int:
+        return sum(1 for link in self.links.values() if link.idle)
+
+    @property
+    def in_use_pool_size(self) -> int:
+        return self._in_use
+
+    def link(self, member: Any) -> MemberLink:
+        link = self.links.get(member)
+        if link is None:
+            link = self.links[member] = MemberLink(member, self)
+        return link
 
     async def send_message(self, destination: Sequence[Any], frame: bytes, options: int) -> None:
         if not self.connected:
@@ -513,30 +632,97 @@ class PooledParallelSender:
             for m in destination:
                 cx.add_faulty_member(m, ValueError("UDP sends are not supported"))
             raise cx
-        sender = await self._borrow()
-        if sender is None:
-            cx = ChannelException(f"unable to retrieve a sender from the pool within {self.max_wait} ms")
-            for m in destination:
-                cx.add_faulty_member(m, TimeoutError("no sender available"))
-            raise cx
+        deadline = asyncio.get_running_loop().time() + self.options.timeout / 1000.0
+        wait_ack = bool(options & SendOptions.USE_ACK)
+        self._in_use += 1
         try:
-            await sender.send_message(destination, frame, options)
+            if len(destination) == 1:
+                member = destination[0]
+                link = self.links.get(member)
+                if link is None:
+                    link = self.link(member)
+                err = await link.send(frame, wait_ack, deadline)
+                if err is None:
+                    return
+                errors: list[tuple[Any, BaseException]] = [(member, err)]
+            else:
+                results = await asyncio.gather(*(self.link(m).send(frame, wait_ack, deadline)
+                                                 for m in destination))
+                errors = [(m, e) for m, e in zip(destination, results) if e is not None]
+                if not errors:
+                    return
         finally:
-            self._return(sender)
+            self._in_use -= 1
+        timed_out = any(isinstance(e, SendTimeoutError) for _, e in errors)
+        msg = f"operation timed out ({self.options.timeout} ms)" if timed_out else "send failed"
+        cx = ChannelException(msg, cause=errors[0][1])
+        for member, err in errors:
+            cx.add_faulty_member(member, err)
+        raise cx
+
+    async def _attempts(self, link: MemberLink, frame: bytes, wait_ack: bool, deadline: float,
+                        wait_drain: bool) -> BaseException | None:
+        """One send with Tomcat's retries (``max_retry_attempts`` on a fresh connection) and states."""
+        sender = link.sender
+        member = link.member
+        max_attempts = self.options.max_retry_attempts
+        attempt = 0
+        while True:
+            try:
+                await sender.send(frame, wait_ack, deadline, wait_drain)
+            except SendTimeoutError as exc:
+                sender.disconnect()
+                return exc
+            except (OSError, RemoteProcessException, EOFError) as exc:
+                attempt += 1
+                retry = attempt <= max_attempts and max_attempts > 0
+                state = self._state(member)
+                if state.is_suspect():
+                    state.set_failing()
+                if state.is_ready():
+                    state.set_suspect()
+                    if retry:
+                        _tx_log.warn("send_failed", "Send to %s failed (%s), retrying", _name(member), exc)
+                    else:
+                        _tx_log.warn("send_failed", "Send to %s failed: %s", _name(member), exc)
+                sender.disconnect()
+                if retry and asyncio.get_running_loop().time() < deadline:
+                    continue
+                return exc
+            else:
+                link.sent += 1
+                st = self.states.get(member)
+                if st is not None and st.state:
+                    st.set_ready()
+                o = sender.options
+                if o.keep_alive_count >= 0 or o.keep_alive_time >= 0:
+                    sender.keepalive()
+                return None
+
+    def _state(self, member: Any) -> SenderState:
+        st = self.states.get(member)
+        if st is None:
+            st = self.states[member] = SenderState()
+        return st
 
     def keepalive(self) -> bool:
         result = False
-        for s in list(self._free):
-            result = s.keepalive() or result
+        for link in list(self.links.values()):
+            if link.idle:
+                s = link.sender
+                result = s.keepalive() or s.check_idle() or result
         return result
 
     def add(self, member: Any) -> None:
         """Tomcat's PooledSender.add is a no-op."""
 
     def remove(self, member: Any) -> None:
-        """Tomcat's PooledSender.remove is a no-op; connections are dropped on failure."""
+        """A member left: its state goes; its link (connection, queue) is closed when idle."""
         self.states.pop(member, None)
+        link = self.links.get(member)
+        if link is not None and link.idle:
+            self.links.pop(member, None)
+            link.close()
 
     def state_of(self, member: Any) -> SenderState | None:
         return self.states.get(member)
-

@@ -160,7 +160,8 @@ def table(res: dict[str, Any]) -> str:
              f"{res['connections']} users, {res['rounds']} alternating rounds x {res['duration_s']} s "
              f"(median [min..max])", ""]
     lines.append(f"{'store':<8} {'req/s':>26} {'p50 ms':>24} {'p99 ms':>24} {'errors':>7}")
-    fmt = lambda s: f"{s['median']:>8.2f} [{s['min']:.2f}..{s['max']:.2f}]"  # noqa: E731
+    def fmt(s: dict[str, float]) -> str:
+        return f"{s['median']:>8.2f} [{s['min']:.2f}..{s['max']:.2f}]"
     for name, v in res["variants"].items():
         lines.append(f"{name:<8} {fmt(v['rps']):>26} {fmt(v['p50_ms']):>24} {fmt(v['p99_ms']):>24} {v['errors']:>7}")
     lines.append("")

@@ -24,6 +24,8 @@ from interop.lab import REPO_ROOT, Host
 
 log = logging.getLogger("tribes.interop.web.pyapp")
 
+PREFIX_PING = "/app/py/login"     # answers without touching the session (any status counts as up)
+
 
 class PythonAppError(RuntimeError):
     pass
@@ -38,12 +40,26 @@ def tribes_web_missing() -> str | None:
     return None
 
 
+def python_app_missing() -> str | None:
+    """Why the Python web app of the lab (the Flask example + `tribes agent`) cannot run (None: it can)."""
+    why = tribes_web_missing()
+    if why:
+        return why
+    if not os.path.isdir(os.path.join(REPO_ROOT, "examples", "flask_app")):
+        return "examples/flask_app is not there"
+    return None
+
+
 def install_tribes_session(app: Any, socket: str | None, context: str = "/app") -> None:
     """Put tribes sessions (through the local agent) into a Flask app."""
     why = tribes_web_missing()
     if why:
         raise PythonAppError(why)
-    raise PythonAppError("install_tribes_session: adapter API not wired yet")
+    from tribes.web.flask import TribesSessionInterface
+    kw: dict[str, Any] = {"context": context}
+    if socket:
+        kw["socket"] = socket
+    app.session_interface = TribesSessionInterface(**kw)
 
 
 class PythonApp:
@@ -51,13 +67,14 @@ class PythonApp:
 
     def __init__(self, host: Host, server_xml: str, port: int = 8000, workers: int = 4,
                  app: str = "examples.flask_app.app:app", jvm_route: str = "py1",
-                 env: dict[str, str] | None = None, workdir: str | None = None) -> None:
+                 env: dict[str, str] | None = None, workdir: str | None = None, context: str = "/app") -> None:
         self.host = host
         self.server_xml = server_xml
         self.port = port
         self.workers = workers
         self.app = app
         self.jvm_route = jvm_route
+        self.context = context
         self.extra_env = dict(env or {})
         self.workdir = workdir or tempfile.mkdtemp(prefix=f"tribes-pyapp-{host.ns}-")
         self.socket = os.path.join(self.workdir, "agent.sock")
@@ -73,14 +90,58 @@ class PythonApp:
         e["PYTHONPATH"] = os.pathsep.join(p for p in (REPO_ROOT, e.get("PYTHONPATH", "")) if p)
         e["PYTHONUNBUFFERED"] = "1"
         e["TRIBES_AGENT_SOCKET"] = self.socket
+        e["TRIBES_CONTEXT"] = self.context
         e.update(self.extra_env)
         return e
 
-    def start(self, timeout: float = 60) -> "PythonApp":
+    def start(self, timeout: float = 90) -> "PythonApp":
+        """`tribes agent` (waits for its socket: it appears after the state transfer), then gunicorn."""
         why = tribes_web_missing()
         if why:
             raise PythonAppError(why)
-        raise PythonAppError("PythonApp.start: the agent/gunicorn commands are not wired yet")
+        env = self._env()
+        agent_log = open(self.agent_log, "ab")
+        try:
+            self.agent = self.host.python(
+                ["-m", "tribes.cli.main", "agent", "--config", self.server_xml, "--bind", self.host.address,
+                 "--jvm-route", self.jvm_route, "--context", self.context, "--socket", self.socket],
+                env=env, stdin=subprocess.DEVNULL, stdout=agent_log, stderr=subprocess.STDOUT)
+        finally:
+            agent_log.close()
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(self.socket):
+            if self.agent.poll() is not None:
+                raise PythonAppError(f"tribes agent exited with {self.agent.returncode}:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                self.close()
+                raise PythonAppError(f"tribes agent: no socket {self.socket} after {timeout} s:\n{self.log_tail()}")
+            time.sleep(0.1)
+        try:
+            self.server = start_gunicorn(self.host, self.app, self.port, self.workers, env=env,
+                                         log_path=self.server_log, ping=PREFIX_PING, timeout=timeout)
+        except Exception as exc:
+            self.close()
+            raise PythonAppError(f"{exc}:\n{self.log_tail()}") from exc
+        return self
+
+    @property
+    def agent_log(self) -> str:
+        return os.path.join(self.workdir, "agent.log")
+
+    @property
+    def server_log(self) -> str:
+        return os.path.join(self.workdir, "gunicorn.log")
+
+    def log_tail(self, n: int = 25) -> str:
+        parts = []
+        for p in (self.agent_log, self.server_log):
+            with contextlib.suppress(OSError), open(p, errors="replace") as f:
+                parts.append(f"--- {os.path.basename(p)}\n" + "\n".join(f.read().splitlines()[-n:]))
+        return "\n".join(parts)
+
+    def kill_agent(self) -> None:
+        if self.agent is not None:
+            self.host.kill(self.agent, sig=signal.SIGKILL)
 
     def wait_member_of(self, nodes: Sequence[Any], timeout: float = 60) -> None:
         """Wait until every Tomcat node logs this host as a replication member."""
@@ -90,11 +151,12 @@ class PythonApp:
                 raise PythonAppError(f"Tomcat nodes do not see the agent on {self.host.address} after {timeout} s")
             time.sleep(0.2)
 
-    def close(self) -> None:
+    def close(self, keep_logs: bool = False) -> None:
         for p in (self.server, self.agent):
             if p is not None and p.poll() is None:
                 self.host.kill(p, sig=signal.SIGTERM, grace=10)
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if not keep_logs:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def wait_http(host: Host, url: str, timeout: float = 60, proc: subprocess.Popen[Any] | None = None,

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from interop.lab import Lab
+from interop.lab import Host, Lab
 from interop.tomcat.node import FAST_START_OPTS, TomcatCluster, TomcatNode
 from interop.web.chrome import LabChrome
 from interop.web.httpd import Httpd
@@ -60,37 +60,57 @@ class WebLab:
     def start(cls, lab: Lab, version: str = "10", python: bool = True, artifacts: str | None = None,
               say: Say = lambda s: None, jvm_opts: Sequence[str] = tuple(FAST_START_OPTS),
               workers: int = 4) -> "WebLab":
+        """Two Tomcat nodes (t1, t2), then everything of :meth:`around`."""
         t0 = time.monotonic()
         cluster = TomcatCluster(lab, version=version, jvm_opts=jvm_opts)
-        httpd: Httpd | None = None
-        chrome: LabChrome | None = None
-        app: Any = None
-        timings: dict[str, float] = {}
         try:
             for i in (1, 2):
                 say(f"starting Tomcat {version} node tomcat{i} on {lab.subnet}.{i}")
                 cluster.add_node(timeout=120)
             cluster.wait_membership(timeout=60)
-            timings["tomcat"] = time.monotonic() - t0
+        except BaseException:
+            with contextlib.suppress(Exception):
+                cluster.stop()
+            raise
+        t_tomcat = time.monotonic() - t0
+        web = cls.around(lab, cluster, python=python, artifacts=artifacts, say=say, workers=workers,
+                         stop_cluster_on_error=True)
+        web.timings["tomcat"] = t_tomcat
+        web.timings["setup"] = time.monotonic() - t0
+        return web
+
+    @classmethod
+    def around(cls, lab: Lab, cluster: TomcatCluster, python: bool = True, artifacts: str | None = None,
+               say: Say = lambda s: None, workers: int = 4, py_host: Host | None = None,
+               stop_cluster_on_error: bool = False) -> "WebLab":
+        """The Python app (host `py`), httpd (host `lb`) and chromium (host `cl`) around a running cluster."""
+        t0 = time.monotonic()
+        httpd: Httpd | None = None
+        chrome: LabChrome | None = None
+        app: Any = None
+        timings: dict[str, float] = {}
+        try:
             py_url = f"http://{lab.subnet}.{PY_INDEX}:{PY_PORT}"
             if python:
                 from interop.web.pyapp import PythonApp
                 t1 = time.monotonic()
                 server_xml = os.path.join(cluster.nodes[0].base, "conf", "server.xml")
-                say(f"starting the Python app on {lab.subnet}.{PY_INDEX}: `tribes agent` + gunicorn "
+                host = py_host or lab.hosts.get("py") or lab.add_host("py", index=PY_INDEX)
+                py_url = f"http://{host.address}:{PY_PORT}"
+                say(f"starting the Python app on {host.address}: `tribes agent` + gunicorn "
                     f"({workers} workers), with tomcat1's own server.xml")
-                app = PythonApp(lab.add_host("py", index=PY_INDEX), server_xml, port=PY_PORT,
-                                workers=workers).start()
-                app.wait_member_of(cluster.nodes, timeout=60)
+                app = PythonApp(host, server_xml, port=PY_PORT, workers=workers).start()
+                app.wait_member_of(cluster.running(), timeout=60)
                 timings["python"] = time.monotonic() - t1
             t1 = time.monotonic()
-            lb = lab.add_host("lb", index=LB_INDEX)
+            lb = lab.hosts.get("lb") or lab.add_host("lb", index=LB_INDEX)
             httpd = Httpd(lb, [(n.url, n.jvm_route) for n in cluster.nodes], python_url=py_url).start()
             say(f"httpd on {httpd.url}: balancer://tomcats (stickysession=JSESSIONID|jsessionid, route=tomcat1/"
                 f"tomcat2), ProxyPass /app/py -> {py_url}/app/py before ProxyPass /app ({httpd.conf_path})")
             timings["httpd"] = time.monotonic() - t1
             t1 = time.monotonic()
-            chrome = LabChrome(lab.add_host("cl", index=CLIENT_INDEX), artifacts=artifacts).start()
+            chrome = LabChrome(lab.hosts.get("cl") or lab.add_host("cl", index=CLIENT_INDEX),
+                               artifacts=artifacts).start()
             say(f"headless Chromium in namespace {chrome.host.ns} ({chrome.host.address}); screenshots in "
                 f"{chrome.artifacts}")
             timings["chrome"] = time.monotonic() - t1
@@ -99,8 +119,9 @@ class WebLab:
                 if closer is not None:
                     with contextlib.suppress(Exception):
                         closer.close()
-            with contextlib.suppress(Exception):
-                cluster.stop()
+            if stop_cluster_on_error:
+                with contextlib.suppress(Exception):
+                    cluster.stop()
             raise
         timings["setup"] = time.monotonic() - t0
         return cls(lab, cluster, httpd, chrome, app, timings)
@@ -108,13 +129,14 @@ class WebLab:
     def node(self, jvm_route: str) -> TomcatNode:
         return next(n for n in self.cluster.nodes if n.jvm_route == jvm_route)
 
-    def close(self) -> None:
+    def close(self, stop_cluster: bool = True) -> None:
         for closer in (self.chrome, self.httpd, self.python):
             if closer is not None:
                 with contextlib.suppress(Exception):
                     closer.close()
-        with contextlib.suppress(Exception):
-            self.cluster.stop()
+        if stop_cluster:
+            with contextlib.suppress(Exception):
+                self.cluster.stop()
 
 
 def _strict_check(ok: bool, text: str, **fields: Any) -> bool:
@@ -196,7 +218,15 @@ class BrowserScenario:
         self.chrome.get(self.web.url + PY_PATH)
         text = self.page_text()
         self.check(not self.on_login_page(), "the Python page does not ask for a login")
-        self.check(self.user in text, f"the Python page greets the user by name ({self.user})", page=text[:300])
+        greeted = self.chrome.texts("#user")
+        self.check(greeted == [self.user] if greeted else self.user in text,
+                   f"the Python page greets the user by name ({self.user})", page=text[:300])
+        names = sorted(c.get("name", "") for c in self.chrome.cookies())
+        self.check(names == ["JSESSIONID"], f"the browser holds one session cookie for both languages: {names}")
+        shown = self.chrome.texts("#session")
+        if shown:
+            self.check(shown[0].strip() == self.session_id(), f"the Python page serves session {shown[0]}",
+                       cookie=self.session_id())
         items = self.python_items()
         self.check(all(i in items for i in expect), f"the Python page lists the cart {items}", expected=list(expect))
         self.shot("python-page")

@@ -99,6 +99,22 @@ def _run(version: str, python: bool, name: str) -> dict[str, Any]:
 
 
 @pytest.mark.timeout(300)
+def test_browser_scenario_tomcat10() -> None:
+    """Must-show 1 on Tomcat 10.1: Tomcat and Python pages share the login and the cart, through a kill -9."""
+    res = _run("10", python=True, name="web-browser-tomcat10")
+    assert len(res["shots"]) >= 7 and all(os.path.getsize(p) > 1000 for p in res["shots"])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_browser_scenario_tomcat9() -> None:
+    """The same on Tomcat 9.0 (its principal is serialized as SerializablePrincipal)."""
+    res = _run("9", python=True, name="web-browser-tomcat9")
+    assert len(res["shots"]) >= 7 and all(os.path.getsize(p) > 1000 for p in res["shots"])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_tomcat_login_cart_failover_logout_in_browser() -> None:
     """The Tomcat half of the scenario through httpd: FORM login, cart, kill -9 of the sticky node, logout."""
     res = _run("10", python=False, name="web-browser-tomcat10")

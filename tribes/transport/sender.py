@@ -1,5 +1,6 @@
-"""Senders: one persistent connection per member (``NioSender``), a set of them sending one message
-to many members in parallel (``ParallelNioSender``), and a pool of those (``PooledParallelSender``).
+"""Senders: one persistent connection per member (``NioSender``), ``ParallelNioSender`` (Tomcat's
+one-message-to-many-members sender, kept as a class of its own), and ``PooledParallelSender``, the
+default transport, which sends through one ``MemberLink`` per member.
 
 Tomcat's rules kept here:
 
@@ -7,18 +8,21 @@ Tomcat's rules kept here:
   after each send and on every heartbeat, ``keepalive()`` drops connections that served more than
   ``keep_alive_count`` requests or are older than ``keep_alive_time`` ms;
 * with ``USE_ACK`` the send completes when one complete ACK frame (``06 02 03``) arrives; FAIL_ACK
-  (``0b 00 05``) raises ``RemoteProcessException`` (``throwOnFailedAck``); other frames are ignored;
-* without ``USE_ACK`` the send completes when the frame has been handed to the socket; stray bytes
-  from the peer are discarded;
+  (``0b 00 05``) raises ``RemoteProcessException`` (``throwOnFailedAck``); other frames are ignored.
+  ACK bytes are read with ``FrameDecoder`` (``tribes.transport.core.AckReader``);
+* without ``USE_ACK`` the send completes when the frame has been handed to the socket (or to the
+  member's bounded queue, see ``MemberLink``); stray bytes from the peer are discarded;
 * an I/O error (or FAIL_ACK, as in Tomcat) is retried ``max_retry_attempts`` times on a fresh
   connection; the member's ``SenderState`` goes READY -> SUSPECT -> FAILING;
 * the whole send to all destinations is bounded by ``timeout`` ms (Tomcat only checks it between
   5 s selects, so a Java sender gives up after ~5 s; here it is exact);
-* any failure raises ``ChannelException`` naming each faulty member and its cause, and the parallel
-  sender that saw it closes all of its connections (as Tomcat does).
+* any failure raises ``ChannelException`` naming each faulty member and its cause.
 
-A member that accepts connections but never answers therefore costs at most ``timeout`` and does
-not delay the other destinations of the same message: they are sent to concurrently.
+Different from Tomcat, on purpose (issue 19, docs/limits.md): each member has its own link, with a
+bounded queue (``SenderLimits``, policy "fail new"), so a member that accepts connections but never
+answers costs at most ``timeout`` for the sends that include it and never delays another member.
+Only the failed member's connection is closed after a failure (Tomcat closes every connection of the
+parallel sender that saw it).
 """
 from __future__ import annotations
 

@@ -74,3 +74,27 @@ def test_build_channel_places_the_interceptor(tmp_path: Any) -> None:
     assert names[:2] == ["EncryptInterceptor", "TcpFailureDetector"]
     enc = next(iter(ch.interceptors()))
     assert isinstance(enc, EncryptInterceptor) and enc.encryption_key == KEYS[128]
+
+
+def test_live_view_and_json_summary_show_the_counters(tmp_path: Any) -> None:
+    import io
+
+    from rich.console import Console
+
+    from tribes.cli.liveview import NodeStats, encryption_stats, render
+    from tribes.config import load
+    from tribes.config.build import build_channel
+    ch = build_channel(load(write(tmp_path, "v.xml")))
+    enc = next(iter(ch.interceptors()))
+    enc.encrypted, enc.decrypted = 12, 7
+    enc.rejected["replay"] = 2
+    enc.mismatched_senders["tcp://{10, 0, 0, 9}:4000"] = "..."
+    st = encryption_stats(ch)
+    assert st is not None and st["encrypted"] == 12 and st["rejectedTotal"] == 2
+    assert json.loads(json.dumps(st))["rejected"]["replay"] == 2  # what --json's summary carries
+    out = io.StringIO()
+    Console(file=out, width=200).print(render(None, [], NodeStats(), None, "v.xml", st))
+    text = out.getvalue()
+    assert "encryption: AES/GCM/NoPadding (Tomcat 10.1 format)" in text
+    assert "encrypted 12" in text and "decrypted 7" in text and "rejected 2 (replay 2)" in text
+    assert "version mismatch: tcp://{10, 0, 0, 9}:4000" in text and KEYS[128] not in text

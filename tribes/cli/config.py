@@ -171,7 +171,7 @@ def _check_one(server_xml: str, version: str, strict: bool, as_json: bool, prope
         return EXIT_CONFIG, None
 
     encryption = stack_problems(_interceptor_list(cfg), version)
-    errors = [m for sev, m in encryption if sev == "error"]
+    enc_errors = [m for sev, m in encryption if sev == "error"]
     if as_json:
         emit_json("config", **cfg.to_json(include_runtime=show_all))
         for problem in cfg.problems:
@@ -179,7 +179,7 @@ def _check_one(server_xml: str, version: str, strict: bool, as_json: bool, prope
         for sev, msg in encryption:
             emit_json("problem", severity=sev, message=msg, element="Interceptor", attribute="EncryptInterceptor",
                       line=None, source=server_xml)
-        emit_json("summary", valid=not errors, errors=len(errors), warnings=len(cfg.warnings), notes=len(cfg.notes),
+        emit_json("summary", valid=not enc_errors, errors=len(enc_errors), warnings=len(cfg.warnings), notes=len(cfg.notes),
                   strict=strict)
     else:
         _print_tree(cfg, show_all)
@@ -189,8 +189,9 @@ def _check_one(server_xml: str, version: str, strict: bool, as_json: bool, prope
                 click.echo(f"  {problem}")
             for sev, msg in encryption:
                 click.echo(f"  {sev}: {server_xml} (Tomcat {version}): {msg}")
-        if errors:
-            click.echo(f"{server_xml}: not usable: {len(errors)} error{'s' if len(errors) != 1 else ''}", err=True)
+        if enc_errors:
+            click.echo(f"{server_xml}: not usable: {len(enc_errors)} error{'s' if len(enc_errors) != 1 else ''}",
+                       err=True)
             return EXIT_CONFIG, cfg
         click.echo(f"OK: usable by a Python node ({len(cfg.warnings)} warnings, {len(cfg.notes)} notes)")
-    return (EXIT_CONFIG if errors else EXIT_OK), cfg
+    return (EXIT_CONFIG if enc_errors else EXIT_OK), cfg

@@ -69,7 +69,25 @@ class NodeStats:
         self.events.append(f"{stamp}  {text}")
 
 
-def render(local: Any, members: Sequence[Any], stats: NodeStats, cluster: Any, source: str) -> Any:
+def encryption_stats(channel: Any) -> dict[str, Any] | None:
+    """The EncryptInterceptor's counters (None when the channel does not encrypt)."""
+    for icp in channel.interceptors():
+        if type(icp).__name__ == "EncryptInterceptor":
+            return dict(icp.stats())
+    return None
+
+
+def encryption_line(st: dict[str, Any]) -> str:
+    reasons = ", ".join(f"{k} {v:,}" for k, v in st["rejected"].items() if v) or "none"
+    line = (f"encryption: {st['algorithm']} (Tomcat {st['format']} format)   encrypted {st['encrypted']:,}   "
+            f"decrypted {st['decrypted']:,}   rejected {st['rejectedTotal']:,} ({reasons})")
+    if st.get("versionMismatchSenders"):
+        line += "   version mismatch: " + ", ".join(st["versionMismatchSenders"])
+    return line
+
+
+def render(local: Any, members: Sequence[Any], stats: NodeStats, cluster: Any, source: str,
+           encryption: dict[str, Any] | None = None) -> Any:
     """The live view as a rich renderable (pure: no I/O; tested without a terminal)."""
     from rich.console import Group
     from rich.panel import Panel
@@ -107,6 +125,8 @@ def render(local: Any, members: Sequence[Any], stats: NodeStats, cluster: Any, s
     msgs_s, bytes_s = stats.rate()
     parts.append(Text(f"messages: {stats.messages:,} received ({stats.bytes:,} bytes)   "
                       f"{msgs_s:,.1f} msgs/s   {bytes_s / 1024:,.1f} KiB/s (last {RATE_WINDOW:.0f} s)"))
+    if encryption is not None:
+        parts.append(Text(encryption_line(encryption), style="red" if encryption["rejectedTotal"] else ""))
     if stats.events:
         parts.append(Text("\n".join(stats.events), style="cyan"))
     return Panel(Group(*parts), title=title, title_align="left")
@@ -222,7 +242,7 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
     try:
         if live:
             from rich.live import Live
-            view = Live(render(local, channel.members(), stats, cluster, source), auto_refresh=False,
+            view = Live(render(local, channel.members(), stats, cluster, source, encryption_stats(channel)), auto_refresh=False,
                         redirect_stderr=False, redirect_stdout=False)
             view.start()
         while not stop.is_set():
@@ -232,7 +252,7 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
             except asyncio.TimeoutError:
                 pass
             if view is not None:
-                view.update(render(local, channel.members(), stats, cluster, source), refresh=True)
+                view.update(render(local, channel.members(), stats, cluster, source, encryption_stats(channel)), refresh=True)
             if deadline is not None and time.monotonic() >= deadline:
                 break
     finally:
@@ -260,6 +280,9 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
         if held is not None:
             fields["sessions"] = {ctx: len(ids) for ctx, ids in held.items()}
             fields["sessionIds"] = held
+        enc = encryption_stats(channel)
+        if enc is not None:
+            fields["encryption"] = enc
         emit_json("summary", **fields)
     else:
         click.echo(f"received {stats.messages} messages ({stats.bytes} bytes) in {elapsed:.1f} s: {rate:.1f} msgs/s"

@@ -29,10 +29,15 @@ from tribes.group.coordinator import ChannelCoordinator
 from tribes.io.channel_data import ChannelData
 from tribes.io.member import Member
 from tribes.membership.service import MembershipService
+from tribes.ratelimit import RateLimitedLog
 from tribes.transport.receiver import NioReceiver
 from tribes.transport.transmitter import ReplicationTransmitter
 
 log = logging.getLogger("tribes.group")
+_decode_log = RateLimitedLog(log)  # undecodable payloads: a peer can send any number of them
+
+#: Java payloads of this many bytes or more are decoded in a worker thread (issue 19)
+OFFLOOP_DECODE_BYTES = 64 * 1024
 
 BYTE_MESSAGE = SendOptions.BYTE_MESSAGE
 
@@ -225,14 +230,32 @@ class GroupChannel(ChannelInterceptor):
         if msg.options & BYTE_MESSAGE:
             fwd: Any = ByteMessage(msg.message)
         else:
+            if len(msg.message) >= OFFLOOP_DECODE_BYTES:
+                # a large Java payload is decoded in a worker thread, so ACKs and heartbeats to
+                # every other peer go on meanwhile (the receiver keeps this connection in order)
+                return self._decode_off_loop(msg)
             try:
                 from tribes.javaser import loads
                 fwd = loads(msg.message)
             except Exception as exc:
-                log.error("unable to deserialize a message from %s (%d bytes, options %d): %s",
-                          msg.address.name, len(msg.message), msg.options, exc)
+                _decode_log.warn("decode", "unable to deserialize a message from %s (%d bytes, options %d): %s",
+                                 msg.address.name, len(msg.message), msg.options, exc)
                 return None
-        source = msg.address
+        return self._deliver(fwd, msg.address)
+
+    async def _decode_off_loop(self, msg: ChannelData) -> None:
+        from tribes.javaser import loads
+        try:
+            fwd = await asyncio.to_thread(loads, msg.message)
+        except Exception as exc:
+            _decode_log.warn("decode", "unable to deserialize a message from %s (%d bytes, options %d): %s",
+                             msg.address.name, len(msg.message), msg.options, exc)
+            return
+        r = self._deliver(fwd, msg.address)
+        if r is not None:
+            await r
+
+    def _deliver(self, fwd: Any, source: Member) -> Awaitable[None] | None:
         pending: list[Awaitable[Any]] = []
         accepted = False
         try:

@@ -25,6 +25,8 @@ import logging
 import time
 from typing import Any, AsyncIterator, Callable, Iterator
 
+from tribes.managers.receive import DEFAULT_MAX_FOLLOWED_CONTEXTS
+from tribes.managers.receive import guard as receive_guard
 from tribes.ratelimit import RateLimitedLog
 from tribes.managers.delta_manager import DeltaManager, DeltaManagerConfig, Send, SessionEvent, no_context_manager_reply
 from tribes.managers.session import DeltaSession
@@ -175,6 +177,10 @@ class DeltaContext:
 
 
 class SimpleTcpCluster:
+    #: contexts followed uninvited (follow_all_contexts) at most; None = no bound (a node told to
+    #: follow everything, e.g. a session keeper). See tribes.managers.receive.
+    max_followed_contexts: int | None = DEFAULT_MAX_FOLLOWED_CONTEXTS
+
     """Cluster facade: ClusterSessionListener + DeltaManagers + ordered sending over a GroupChannel."""
 
     def __init__(self, channel: Any, *, host: str = "localhost", container: str = "Engine",
@@ -429,17 +435,14 @@ class SimpleTcpCluster:
     def accept(self, msg: Any, sender: Any) -> bool:
         return is_session_message(msg)
 
-    def message_received(self, msg: Any, sender: Any) -> None:
-        try:
-            smsg = SessionMessage.from_java(msg, sender)
-        except SessionMessageError as exc:
-            self.bad_messages += 1
-            log.error("dropped a cluster message from %s: %s", getattr(sender, "name", sender), exc)
-            return
-        self.deliver(smsg, sender)
+    def message_received(self, msg: Any, sender: Any) -> Any:
+        # decoded, checked and delivered by tribes.managers.receive (large payloads off the loop)
+        return receive_guard(self).message_received(msg, sender)
 
     def deliver(self, smsg: SessionMessage, sender: Any) -> None:
         """Route one SessionMessage by context name (null: every manager)."""
+        if not receive_guard(self).admit(smsg, sender):  # state requests: members only
+            return
         now = now_ms()
         if smsg.context_name is None:
             for dm in list(self.managers.values()):
@@ -447,13 +450,12 @@ class SimpleTcpCluster:
                     self.enqueue(item)
             return
         dm = self.managers.get(smsg.context_name)
-        if dm is None and self.follow_all_contexts and self.started:
+        if dm is None and self.follow_all_contexts and self.started and receive_guard(self).may_follow(smsg, sender):
             self.manager(smsg.context_name)
             dm = self.managers.get(smsg.context_name)
         if dm is None:
             self.unknown_context_messages += 1
-            log.warning("no manager for context %r: %s from %s dropped", smsg.context_name, smsg.event_type_string,
-                        getattr(sender, "name", sender))
+            receive_guard(self).no_manager(smsg, sender)
             if smsg.event_type == EVT_GET_ALL_SESSIONS and sender is not None:
                 self.enqueue(Send(no_context_manager_reply(smsg.context_name), sender))
             return

@@ -39,8 +39,11 @@ from tribes.managers.session_message import (
     EVT_GET_ALL_SESSIONS, EVT_SESSION_ACCESSED, EVT_SESSION_CREATED, EVT_SESSION_DELTA, EVT_SESSION_EXPIRED,
     SessionMessage, event_name)
 from tribes.managers.session_state import SessionState, SessionStateError, read_sessions, write_sessions
+from tribes.ratelimit import RateLimitedLog
 
 log = logging.getLogger("tribes.managers")
+#: log lines a peer can cause (corrupt or unusable messages): one per kind per interval
+_rl = RateLimitedLog(log)
 
 
 #: events queued while a state transfer is running (DeltaManager.messageDataReceived)
@@ -91,6 +94,10 @@ class DeltaManagerConfig:
     #: a connection for reading before it processes what it read, so two messages on one connection
     #: can be processed out of order by two worker threads. False = channelSendOptions, as Tomcat.
     ordered_creation: bool = True
+    #: Python-only: the held-message window's bound: at most this many messages are held for unknown
+    #: session ids (reorder_window) at once; past it the oldest session's held messages are dropped,
+    #: with a rate-limited log line. Tomcat holds nothing (it drops them at once).
+    max_held_messages: int = 10000
 
     def __post_init__(self) -> None:
         if self.send_all_sessions_size <= 0:
@@ -190,6 +197,7 @@ class DeltaManager:
         self._outbox: list[Send] = []
         #: messages for unknown session ids, replayed when the id appears (reorder_window)
         self.pending: dict[str, list[tuple[SessionMessage, Any, int]]] = {}
+        self.held_count = 0                        # messages in ``pending`` (bounded: max_held_messages)
         self.recently_expired: dict[str, int] = {}
         self._name_re = re.compile(self.config.session_attribute_name_filter) \
             if self.config.session_attribute_name_filter else None
@@ -346,6 +354,7 @@ class DeltaManager:
         s.expiring = True
         self.sessions.pop(sid, None)
         if self.config.reorder_window > 0:
+            self.recently_expired.pop(sid, None)  # re-inserted: the table stays in time order
             self.recently_expired[sid] = now
         s.is_valid = False
         s.expiring = False
@@ -379,8 +388,17 @@ class DeltaManager:
         assert old is not None
         if new_id == old:
             return
+        other = self.sessions.get(new_id)
+        if other is not None and other is not session:
+            # Tomcat silently replaces the other session; a rename never overwrites here
+            self.stats.inc("change_session_id_refused")
+            if replicated:
+                raise ValueError(f"CHANGE_SESSION_ID of {old} to {new_id}: a session with that id exists "
+                                 "(not overwritten)")
+            raise ValueError(f"cannot rename session {old} to {new_id}: a session with that id exists")
         self.sessions.pop(old, None)
         if self.config.reorder_window > 0:
+            self.recently_expired.pop(old, None)
             self.recently_expired[old] = now      # a late CREATED for the old id must not resurrect it
         session.set_id(new_id)
         self.sessions[new_id] = session
@@ -464,8 +482,8 @@ class DeltaManager:
                 self._dispatch(m, m.address, now)
             else:
                 self.dropped_messages += 1
-                log.warning("%s: dropped %s for %s queued during the state transfer (older than %d)", self.name,
-                            m.event_type_string, m.session_id, self.state_transfer_create_send_time)
+                _rl.warn("dropped-stale", "%s: dropped %s for %s queued during the state transfer (older than %d)",
+                         self.name, m.event_type_string, m.session_id, self.state_transfer_create_send_time)
         if self.state_transfer_started is not None:
             self.state_transfer_ms = now - self.state_transfer_started
             log.info("%s: session state %s in %d ms (%d sessions)", self.name, result, self.state_transfer_ms,
@@ -494,26 +512,43 @@ class DeltaManager:
                 and msg.session_id not in self.sessions):
             if evt == EVT_SESSION_EXPIRED and msg.session_id in self.recently_expired:
                 return
-            self.pending.setdefault(msg.session_id, []).append((msg, sender, now))
-            self.stats.inc("held_for_unknown_session")
+            self._hold(msg, sender, now)
             return
         if handler is None:
-            log.warning("%s: dropped a SessionMessage with unknown event type %d from %s", self.name, evt,
-                        getattr(sender, "name", sender))
+            _rl.warn("unknown-event", "%s: dropped a SessionMessage with unknown event type %d from %s", self.name,
+                     evt, getattr(sender, "name", sender))
             self.dropped_messages += 1
             return
         try:
             handler(self, msg, sender, now)
-        except (DeltaRequestError, SessionStateError, ValueError, TypeError) as exc:
+        except (DeltaRequestError, SessionStateError, ValueError, TypeError, ArithmeticError, LookupError) as exc:
+            # Tomcat logs deltaManager.receiveMessage.error and ACKs; a DELTA is applied entirely or
+            # not at all (DeltaRequest.execute rolls back), so nothing of this message stays applied
             self.dropped_messages += 1
-            log.error("%s: dropped %s for %s from %s: %s", self.name, msg.event_type_string, msg.session_id,
-                      getattr(sender, "name", sender), exc)
+            _rl.warn("dropped-" + msg.event_type_string, "%s: dropped %s for %s from %s: %s", self.name,
+                     msg.event_type_string, msg.session_id, getattr(sender, "name", sender), exc)
+
+    def _hold(self, msg: SessionMessage, sender: Any, now: int) -> None:
+        """Hold a message for an unknown session id (reorder_window), within max_held_messages."""
+        assert msg.session_id is not None
+        self.pending.setdefault(msg.session_id, []).append((msg, sender, now))
+        self.held_count += 1
+        self.stats.inc("held_for_unknown_session")
+        limit = max(1, self.config.max_held_messages)
+        while self.held_count > limit and self.pending:
+            sid = next(iter(self.pending))      # the oldest held session id
+            held = self.pending.pop(sid)
+            self.held_count -= len(held)
+            self.stats.inc("held_dropped_window_full", len(held))
+            _rl.warn("held-window-full", "%s: %d messages held for unknown sessions (max_held_messages); "
+                     "dropped the %d held for %s, the oldest", self.name, limit + 1, len(held), sid)
 
     def _replay(self, session_id: str, now: int) -> None:
         """Messages held for ``session_id`` (it is known now), in arrival order."""
         held = self.pending.pop(session_id, None)
         if not held:
             return
+        self.held_count -= len(held)
         self.stats.inc("replayed_for_late_session", len(held))
         for m, snd, _t in held:
             self._dispatch(m, snd, now)
@@ -522,14 +557,27 @@ class DeltaManager:
         """Forget held messages and tombstones older than reorder_window; returns how many messages."""
         window = self.config.reorder_window
         n = 0
-        for sid in [k for k, v in self.pending.items() if v and now - v[0][2] >= window]:
+        # both tables are in arrival order (a session id's entry is made by its first held message;
+        # a tombstone is re-inserted when renewed): only the expired head is visited, not every entry
+        expired: list[str] = []
+        for k, v in self.pending.items():
+            if v and now - v[0][2] < window:
+                break
+            expired.append(k)
+        for sid in expired:
             held = self.pending.pop(sid)
             n += len(held)
+            self.held_count -= len(held)
             log.debug("%s: %d message(s) for unknown session %s dropped after %d ms", self.name, len(held), sid,
                       window)
         if n:
             self.stats.inc("delta_unknown_session", n)
-        for sid in [k for k, t in self.recently_expired.items() if now - t >= window]:
+        gone: list[str] = []
+        for k, t in self.recently_expired.items():
+            if now - t < window:
+                break
+            gone.append(k)
+        for sid in gone:
             del self.recently_expired[sid]
         return n
 
@@ -564,7 +612,9 @@ class DeltaManager:
     def _h_all_session_data(self, msg: SessionMessage, sender: Any, now: int) -> None:
         if msg.session is None:
             raise SessionStateError("ALL_SESSION_DATA without payload")
-        states = read_sessions(msg.session)
+        if isinstance(msg.decoded, Exception):   # decoded ahead (tribes.managers.receive) and failed
+            raise msg.decoded
+        states = msg.decoded if isinstance(msg.decoded, list) else read_sessions(msg.session)
         for st in states:
             self.install_state(st, now, sender=sender, keep_newer=self.transfer_keep_newer)
         self._fire(SessionEvent("state_received", self.name, None, True, value=len(states), sender=sender))
@@ -654,7 +704,9 @@ class DeltaManager:
             return
         if msg.session is None:
             raise DeltaRequestError("SESSION_DELTA without payload")
-        dr = DeltaRequest.deserialize(msg.session)
+        if isinstance(msg.decoded, Exception):
+            raise msg.decoded
+        dr = msg.decoded if isinstance(msg.decoded, DeltaRequest) else DeltaRequest.deserialize(msg.session)
         changes = dr.execute(s, self.config.notify_listeners_on_replication, now)
         s.primary = False
         for kind, name, value, old in changes:

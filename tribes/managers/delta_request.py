@@ -175,6 +175,17 @@ class DeltaRequest:
         as ``(kind, name, value, old)`` with kind ``added``/``replaced``/``removed``."""
         if self.session_id != session.id:
             raise DeltaRequestError(f"DeltaRequest for session {self.session_id!r} applied to {session.id!r}")
+        # all or nothing: a bad action (Tomcat: a ClassCastException half way, with the earlier
+        # actions left applied) restores the session as it was and raises DeltaRequestError
+        saved = _save(session)
+        try:
+            return self._execute(session, now)
+        except Exception as exc:
+            _restore(session, saved)
+            raise DeltaRequestError(f"DeltaRequest for {self.session_id} not applied (nothing of it kept): "
+                                    f"{type(exc).__name__}: {exc}") from exc
+
+    def _execute(self, session: "DeltaSession", now: int) -> list[tuple[str, str, Any, Any]]:
         session.access(now)
         changes: list[tuple[str, str, Any, Any]] = []
         for a in self.actions:
@@ -192,7 +203,13 @@ class DeltaRequest:
             elif t == TYPE_ISNEW:
                 session.set_new(bool(a.value), add_delta=False)
             elif t == TYPE_MAXINTERVAL:
-                session.set_max_inactive_interval(int(a.value), add_delta=False)
+                v = a.value
+                # Java casts to Integer: a Double (even an infinite one), a Long or a String is an error
+                if isinstance(v, bool) or not isinstance(v, int) or isinstance(v, float) \
+                        or getattr(v, "java_class", "java.lang.Integer") != "java.lang.Integer" \
+                        or not -(1 << 31) <= int(v) < (1 << 31):
+                    raise DeltaRequestError(f"maxInactiveInterval {v!r} is not a java.lang.Integer")
+                session.set_max_inactive_interval(int(v), add_delta=False)
             elif t == TYPE_PRINCIPAL:
                 session.set_principal(a.value if a.action == ACTION_SET else None, add_delta=False)
             elif t == TYPE_AUTHTYPE:
@@ -213,6 +230,34 @@ class DeltaRequest:
 
     def __repr__(self) -> str:
         return f"DeltaRequest({self.session_id!r}, {len(self.actions)} actions)"
+
+
+_COPIED = {"attributes": dict, "_notes": dict, "listeners": list}
+
+
+def _save(session: Any) -> dict[str, Any]:
+    """Every slot of a DeltaSession (the mutable containers copied) for ``_restore``."""
+    out: dict[str, Any] = {}
+    for name in type(session).__slots__:
+        if hasattr(session, name):
+            v = getattr(session, name)
+            copy = _COPIED.get(name)
+            out[name] = copy(v) if copy is not None and v is not None else v
+    return out
+
+
+def _restore(session: Any, saved: dict[str, Any]) -> None:
+    for name, v in saved.items():
+        current = getattr(session, name, None)
+        if _COPIED.get(name) is not None and current is not None and v is not None and type(current) is type(v):
+            # the same container object again (others may hold it), with its old content
+            current.clear()
+            if isinstance(v, dict):
+                current.update(v)
+            else:
+                current.extend(v)
+        else:
+            setattr(session, name, v)
 
 
 __all__ = [

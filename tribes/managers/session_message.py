@@ -77,6 +77,9 @@ class SessionMessage:
     unique_id: str | None = None
     timestamp: int | None = None
     address: Any = field(default=None, compare=False, repr=False)
+    #: the payload decoded ahead (a DeltaRequest, a list of SessionState), e.g. in a worker thread
+    #: so a large payload does not stall the event loop (tribes.managers.receive); None = not yet
+    decoded: Any = field(default=None, compare=False, repr=False)
 
     @property
     def event_type_string(self) -> str:

@@ -120,12 +120,18 @@ class WebBrowser(Browser):
         import re
         import urllib.parse  # noqa: F401
         ctx = self._ctx(path)
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(body, f)
         cmd = ["curl", "-s", "-i", "--max-time", str(timeout), "-X", "POST", "-H", "Content-Type: application/json",
-               "--data-binary", json.dumps(body)]
+               "--data-binary", "@" + f.name]
         if ctx in self.cookies:
             cmd += ["-H", f"Cookie: JSESSIONID={self.cookies[ctx]}"]
         cmd.append(base + path)
-        res = self.lab.hub_run(cmd, timeout=timeout + 10, text=False)
+        try:
+            res = self.lab.hub_run(cmd, timeout=timeout + 10, text=False)
+        finally:
+            os.unlink(f.name)
         if res.returncode != 0 or not res.stdout:
             return Response(0, [], res.stderr.decode(errors="replace"))
         raw = res.stdout.decode("utf-8", errors="replace")

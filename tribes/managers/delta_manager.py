@@ -42,8 +42,6 @@ from tribes.managers.session_state import SessionState, SessionStateError, read_
 from tribes.ratelimit import RateLimitedLog
 
 log = logging.getLogger("tribes.managers")
-#: log lines a peer can cause (corrupt or unusable messages): one per kind per interval
-_rl = RateLimitedLog(log)
 
 
 #: events queued while a state transfer is running (DeltaManager.messageDataReceived)
@@ -198,6 +196,8 @@ class DeltaManager:
         #: messages for unknown session ids, replayed when the id appears (reorder_window)
         self.pending: dict[str, list[tuple[SessionMessage, Any, int]]] = {}
         self.held_count = 0                        # messages in ``pending`` (bounded: max_held_messages)
+        #: log lines a peer can cause (corrupt or unusable messages): one per kind per interval
+        self._rl = RateLimitedLog(log)
         self.recently_expired: dict[str, int] = {}
         self._name_re = re.compile(self.config.session_attribute_name_filter) \
             if self.config.session_attribute_name_filter else None
@@ -482,7 +482,7 @@ class DeltaManager:
                 self._dispatch(m, m.address, now)
             else:
                 self.dropped_messages += 1
-                _rl.warn("dropped-stale", "%s: dropped %s for %s queued during the state transfer (older than %d)",
+                self._rl.warn("dropped-stale", "%s: dropped %s for %s queued during the state transfer (older than %d)",
                          self.name, m.event_type_string, m.session_id, self.state_transfer_create_send_time)
         if self.state_transfer_started is not None:
             self.state_transfer_ms = now - self.state_transfer_started
@@ -515,7 +515,7 @@ class DeltaManager:
             self._hold(msg, sender, now)
             return
         if handler is None:
-            _rl.warn("unknown-event", "%s: dropped a SessionMessage with unknown event type %d from %s", self.name,
+            self._rl.warn("unknown-event", "%s: dropped a SessionMessage with unknown event type %d from %s", self.name,
                      evt, getattr(sender, "name", sender))
             self.dropped_messages += 1
             return
@@ -525,7 +525,7 @@ class DeltaManager:
             # Tomcat logs deltaManager.receiveMessage.error and ACKs; a DELTA is applied entirely or
             # not at all (DeltaRequest.execute rolls back), so nothing of this message stays applied
             self.dropped_messages += 1
-            _rl.warn("dropped-" + msg.event_type_string, "%s: dropped %s for %s from %s: %s", self.name,
+            self._rl.warn(f"dropped-{evt}-{type(exc).__name__}", "%s: dropped %s for %s from %s: %s", self.name,
                      msg.event_type_string, msg.session_id, getattr(sender, "name", sender), exc)
 
     def _hold(self, msg: SessionMessage, sender: Any, now: int) -> None:
@@ -540,7 +540,7 @@ class DeltaManager:
             held = self.pending.pop(sid)
             self.held_count -= len(held)
             self.stats.inc("held_dropped_window_full", len(held))
-            _rl.warn("held-window-full", "%s: %d messages held for unknown sessions (max_held_messages); "
+            self._rl.warn("held-window-full", "%s: %d messages held for unknown sessions (max_held_messages); "
                      "dropped the %d held for %s, the oldest", self.name, limit + 1, len(held), sid)
 
     def _replay(self, session_id: str, now: int) -> None:

@@ -146,7 +146,8 @@ def sessions_by_context(cluster: Any) -> dict[str, list[str]]:
 async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency: int | None = None,
                    drop_time: int | None = None, config_path: str | None = None, properties: Sequence[str] = (),
                    jvm_route: str | None = None, contexts: Sequence[str] = (), explicit: set[str] | None = None,
-                   sessions: bool | None = None) -> int:
+                   sessions: bool | None = None, membership: str | None = None,
+                   dns_name: str | None = None) -> int:
     """Run the node; returns the exit code (docs/cli.md)."""
     stats = NodeStats()
     printer = None if live else EventPrinter(as_json)
@@ -166,7 +167,7 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
 
     try:
         cfg = load_node_config(net, config_path, properties, jvm_route, explicit=explicit,
-                               frequency=frequency, drop_time=drop_time)
+                               frequency=frequency, drop_time=drop_time, membership=membership, dns_name=dns_name)
         with_sessions = (config_path is not None) if sessions is None else sessions
         channel, cluster = build_node(cfg, sessions=with_sessions, contexts=contexts, top=[Tap()])
     except NodeError as exc:

@@ -23,6 +23,8 @@ from tribes.cli.common import (
     iso_time, network_options,
 )
 
+from tribes.cli.cloud import check_flags, cloud_options  # issue 16: --membership dns|kubernetes
+
 log = logging.getLogger("tribes.cli.members")
 
 
@@ -167,6 +169,8 @@ Examples:
   tribes members --bind eth0                          # listen only: no Tomcat node sees this one
   tribes members --bind 10.0.0.5 --json --duration 10
   tribes members --bind 10.0.0.5 --join --receiver-port 4100   # be a (non-session) member
+  tribes members --bind 10.0.0.5 --membership dns --dns-name tomcat.shop.svc.cluster.local
+  tribes members --bind 10.0.0.5 --membership kubernetes      # env KUBERNETES_NAMESPACE, ... as Tomcat
 
 Exit status: 0 stopped by --duration or SIGTERM, 130 Ctrl-C, 3 bad flags, 4 could not bind."""
 
@@ -185,11 +189,18 @@ Exit status: 0 stopped by --duration or SIGTERM, 130 Ctrl-C, 3 bad flags, 4 coul
                    "asked for session state, which it cannot answer).")
 @click.option("--auto-bind", type=click.IntRange(min=1), default=100, show_default=True,
               help="With --join: ports tried upwards from --receiver-port.")
+@cloud_options  # --membership dns|kubernetes, --dns-name (tribes/cli/cloud.py, issue 16)
 def members(net: NetworkOptions, join: bool, as_json: bool, frequency: int, drop_time: int,
-            ttl: int | None, announce_uptime: bool, auto_bind: int) -> None:
+            ttl: int | None, announce_uptime: bool, auto_bind: int, membership: str | None = None,
+            dns_name: str | None = None) -> None:
     """Print cluster members as they come and go (listens only, unless --join)."""
+    check_flags(membership, dns_name)
     try:
-        code = asyncio.run(_run(net, join, as_json, frequency, drop_time, ttl, announce_uptime, auto_bind))
+        if membership in ("dns", "kubernetes"):
+            from tribes.cli.cloud import run_members
+            code = asyncio.run(run_members(net, membership, dns_name, join, as_json, auto_bind))
+        else:
+            code = asyncio.run(_run(net, join, as_json, frequency, drop_time, ttl, announce_uptime, auto_bind))
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     sys.exit(code)

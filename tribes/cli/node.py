@@ -77,7 +77,8 @@ def explicit_flags(ctx: click.Context | None = None) -> set[str]:
 
 def load_node_config(net: NetworkOptions, config_path: str | None = None, properties: Sequence[str] = (),
                      jvm_route: str | None = None, *, explicit: set[str] | None = None,
-                     frequency: int | None = None, drop_time: int | None = None) -> Any:
+                     frequency: int | None = None, drop_time: int | None = None,
+                     membership: str | None = None, dns_name: str | None = None) -> Any:
     """The node's :class:`tribes.config.ClusterConfig` (raises :class:`NodeError`, exit code 3)."""
     from tribes.cli.common import EXIT_CONFIG
     from tribes.config import ClusterConfig, ConfigError, load
@@ -106,6 +107,9 @@ def load_node_config(net: NetworkOptions, config_path: str | None = None, proper
             if bind is not None:
                 overrides["bind"] = bind
         cfg = cfg.with_overrides(jvm_route=jvm_route, **overrides)
+        if membership not in (None, "multicast"):  # --membership dns|kubernetes (issue 16)
+            from tribes.cli.cloud import use_cloud_membership
+            cfg = use_cloud_membership(cfg, membership, dns_name)
         membership = cfg.channel.membership
         if membership.short_name == "McastService":
             if frequency is not None and (config_path is None or "frequency" in explicit):

@@ -15,6 +15,12 @@ Two modes:
   them, a byte message goes to every member with ACK, one node is killed with SIGKILL, and the
   others still hold every session.
 
+The Tomcat mode then runs the web part (``run_web``; ``--no-web`` skips it): Apache httpd in front of
+both Tomcat nodes (mod_proxy_balancer, sticky by jvmRoute), the Python web app (gunicorn + ``tribes
+agent``) on ``/app/py``, and a headless Chromium in the lab that logs in on Tomcat's FORM page, fills a
+cart on Tomcat and Python pages, survives a kill -9 of its sticky node and logs out; screenshots are
+written to files (``--screenshots DIR``, default ``<tmp>/tribes-demo-web``).
+
 The Tomcat mode imports the repository's ``interop`` package (the namespace lab and the Tomcat node
 launcher), so it runs from a checkout (``scripts/demo.sh``, or ``python3 -m tribes.cli.main demo``
 in the repository); the fallback needs only the installed package.
@@ -247,7 +253,8 @@ def tomcat_missing() -> str | None:
 
 
 # ---------------------------------------------------------------------------------- Tomcat mode
-def run_tomcat(n: Narrator, keep: bool = False, sessions: int = 3) -> None:
+def run_tomcat(n: Narrator, keep: bool = False, sessions: int = 3, web: bool = True,
+               screenshots: str | None = None) -> None:
     from interop.lab import Lab
     from interop.tomcat.node import FAST_START_OPTS, Browser, TomcatCluster
 
@@ -343,6 +350,8 @@ def run_tomcat(n: Narrator, keep: bool = False, sessions: int = 3) -> None:
         n.check(summary is not None and expected <= held,
                 f"its last summary lists {len(held)} session(s) in /app, every user's (with the renamed one)",
                 summary={k: v for k, v in (summary or {}).items() if k != "kind"})
+        if web:
+            run_web(n, lab, cluster, py_host, screenshots)
         if keep:
             n.info(f"--keep: lab {LAB_NAME} and tomcat2 stay up until you press Enter (curl from the hub: "
                    f"ip netns exec {LAB_NAME}-hub curl {t2.url}/app/sessions)")
@@ -356,6 +365,83 @@ def run_tomcat(n: Narrator, keep: bool = False, sessions: int = 3) -> None:
             with contextlib.suppress(Exception):
                 cluster.stop()
         lab.close()
+
+
+# ---------------------------------------------------------------------------------- web part
+def web_missing() -> str | None:
+    """Why the web part (httpd + headless Chromium) cannot run here (None: it can)."""
+    _checkout_on_path()
+    try:
+        from interop.web import chrome, httpd
+    except ImportError as exc:
+        return f"the repository's interop.web package is not importable ({exc})"
+    return httpd.missing_requirements() or chrome.missing_requirements()
+
+
+def python_web_missing() -> str | None:
+    """Why the Python web app (tribes.web + the Flask example) cannot run here (None: it can)."""
+    _checkout_on_path()
+    from interop.web.pyapp import python_app_missing
+    return python_app_missing()
+
+
+def run_web(n: Narrator, lab: Any, cluster: Any, py_host: Any, screenshots: str | None = None) -> None:
+    """The web part: Apache httpd (sticky by jvmRoute) in front of the Tomcat nodes and the Python web
+    app, and a real browser (headless Chromium in the lab) that logs in, shops, survives a kill -9 and
+    logs out; screenshots are written to files."""
+    why = web_missing()
+    if why:
+        n.warn(f"web part skipped: {why} (scripts/setup.sh installs apache2-bin, chromium, chromium-driver)")
+        return
+    from interop.web.scenario import BrowserScenario, WebLab
+
+    shots = screenshots or os.path.join(tempfile.gettempdir(), "tribes-demo-web")
+    os.makedirs(shots, exist_ok=True)
+    for f in os.listdir(shots):
+        if f.endswith(".png"):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(shots, f))
+    py_why = python_web_missing()
+    n.step("The web part: Apache httpd in front of both Tomcat nodes (mod_proxy_balancer, sticky by "
+           "jvmRoute), the Python web app on /app/py, a real browser (headless Chromium) in the lab")
+    if py_why:
+        n.warn(f"the Python web app cannot run here ({py_why}): the browser uses the Tomcat pages only")
+    for node in cluster.nodes:
+        if not node.is_running():
+            n.info(f"restarting {node.jvm_route} (it receives every session by state transfer)")
+            node.start(timeout=120)
+    cluster.wait_membership(timeout=60)
+    web = WebLab.around(lab, cluster, python=py_why is None, artifacts=shots, say=n.info, py_host=py_host)
+    try:
+        sc = BrowserScenario(web, check=n.check, say=n.info)
+        n.step("The browser opens a protected Tomcat page and logs in as alice on Tomcat's FORM login page")
+        sc.login("alice")
+        n.step("It adds two items to the cart on the Tomcat page (a java.util.ArrayList in the session)")
+        sc.add_on_tomcat(["book", "pen"])
+        three = ["book", "pen", "tea"]
+        if py_why is None:
+            n.step("It opens the Python page /app/py/ (gunicorn + tribes agent): same cookie, same session")
+            sc.python_page(["book", "pen"])
+            n.step("It adds an item on the Python page; the Tomcat page lists three")
+            sc.add_in_python("tea")
+            sc.tomcat_lists(three)
+        else:
+            sc.add_on_tomcat(["tea"])
+        n.step("kill -9 of the Tomcat node the browser is stuck to")
+        sc.kill_sticky()
+        n.step("The browser goes on on the other Tomcat node" + (" and on the Python page" if py_why is None else "")
+               + ", with no new login")
+        sc.after_failover(three, python=py_why is None)
+        if py_why is None:
+            n.step("It logs out on the Python page: Tomcat's protected page asks for the login again")
+            sc.logout_in_python()
+        else:
+            n.step("It logs out: Tomcat's protected page asks for the login again")
+            sc.logout_on_tomcat()
+        sc.tomcat_asks_login()
+        n.info(f"{len(web.chrome.shots)} screenshots written to {shots}", screenshots=web.chrome.shots)
+    finally:
+        web.close(stop_cluster=False)
 
 
 # ---------------------------------------------------------------------------------- Python mode
@@ -493,7 +579,8 @@ async def _run_python(n: Narrator, count: int, sessions: int, python: str) -> No
 
 
 # ---------------------------------------------------------------------------------- entry point
-def run(mode: str = "auto", as_json: bool = False, keep: bool = False, out: TextIO | None = None) -> int:
+def run(mode: str = "auto", as_json: bool = False, keep: bool = False, out: TextIO | None = None,
+        web: bool = True, screenshots: str | None = None) -> int:
     """Run the demo; returns the exit code (0 all checks passed, 1 a check failed, 4 a step failed)."""
     n = Narrator(as_json, out)
     why = tomcat_missing() if mode in ("auto", "tomcat") else None
@@ -517,7 +604,7 @@ def run(mode: str = "auto", as_json: bool = False, keep: bool = False, out: Text
     code = 0
     try:
         if chosen == "tomcat":
-            run_tomcat(n, keep=keep)
+            run_tomcat(n, keep=keep, web=web, screenshots=screenshots)
         else:
             run_python(n)
     except KeyboardInterrupt:

@@ -67,6 +67,16 @@ def test_demo_end_to_end(requirements: None) -> None:
                    "the Python node holds all 3 sessions", "saw tomcat1 disappear", "tomcat2 still has 3/3",
                    "the Python node still has all 3 sessions", "goes on on tomcat2", "followed the rename"):
         assert needle in text, needle
+    from tribes.demo import python_web_missing, web_missing
+    if web_missing() is None:   # the web part: httpd, the Python web app, headless Chromium (issue 13)
+        web = ["greets 'alice' after the FORM login", "the cart page is now served by",
+               "asks for the login again"]
+        if python_web_missing() is None:
+            web += ["the Python page greets the user by name", "the Python page lists the cart ['book', 'pen', 'tea']"]
+        for needle in web:
+            assert needle in text, needle
+        shots = [o for o in lines if o.get("screenshots")]
+        assert shots and all(os.path.getsize(p) > 1000 for p in shots[-1]["screenshots"])
     steps = [o["text"] for o in lines if o["kind"] == "step"]
     assert any("SIGKILL" in s for s in steps) and "Cleaning up" in steps[-1]
     assert elapsed < 120, f"the demo took {elapsed:.0f} s"

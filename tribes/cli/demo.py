@@ -26,7 +26,11 @@ the checkout). Exit status: 0 every check passed, 1 a check failed, 4 a step cou
               help="tomcat: real Tomcat nodes in namespaces; python: Python nodes on loopback.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (kind step / check / info / summary).")
 @click.option("--keep", is_flag=True, help="Tomcat mode: keep the lab up at the end until Enter is pressed.")
-def demo(mode: str, as_json: bool, keep: bool) -> None:
+@click.option("--web/--no-web", default=True, show_default=True,
+              help="Tomcat mode: the web part (httpd, the Python web app, a headless browser).")
+@click.option("--screenshots", type=click.Path(file_okay=False), default=None,
+              help="Directory for the web part's screenshots (default <tmp>/tribes-demo-web).")
+def demo(mode: str, as_json: bool, keep: bool, web: bool, screenshots: str | None) -> None:
     """Start a small session cluster, replicate sessions, kill a node, show the sessions survive."""
     from tribes.demo import run
-    sys.exit(run(mode, as_json=as_json, keep=keep))
+    sys.exit(run(mode, as_json=as_json, keep=keep, web=web, screenshots=screenshots))

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "demo": "tribes.cli.demo:demo",
     "javaser": "tribes.cli.javaser:javaser",
     "join": "tribes.cli.join:join",
+    "keeper": "tribes.cli.keeper:keeper",
     "members": "tribes.cli.members:members",
     "send": "tribes.cli.send:send",
     "sessions": "tribes.cli.sessions:sessions",

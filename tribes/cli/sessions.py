@@ -5,6 +5,7 @@
     tribes sessions set ID NAME VALUE [--java-type Integer|Long|Boolean|Double|String]
     tribes sessions remove ID NAME
     tribes sessions invalidate ID                                            (a forced logout everywhere)
+    tribes sessions logout --user NAME                                       (every session of NAME, every node)
 
 The node asks the oldest member for the state of every ``--context`` (``/app``, ``localhost#/app``;
 ``/`` or ``localhost#`` for ROOT) and also follows every context it learns of from the messages it
@@ -349,5 +350,25 @@ def invalidate(ctx: click.Context, contexts: tuple[str, ...], session_id: str) -
             return EXIT_ERRORS
         c.invalidate(session_id)
         return EXIT_OK
+    raise SystemExit(asyncio.run(_act(p, contexts or p["contexts"], action)))
+
+
+@sessions.command("logout", epilog="\b\nExamples:\n  tribes sessions --bind 10.0.0.5 logout --user alice --context /app\n"
+                  "  tribes sessions --bind 10.0.0.5 logout --user alice --context /app --context /shop --json")
+@_CTX
+@click.option("--user", required=True, metavar="NAME", help="The user (principal name) to log out.")
+@click.pass_context
+def logout(ctx: click.Context, contexts: tuple[str, ...], user: str) -> None:
+    """Log USER out on every node: invalidate every session whose principal is USER (forced logout)."""
+    from tribes.keeper.logins import force_logout
+    p = _parent(ctx)
+
+    def action(cluster: Any) -> int:
+        victims = force_logout(cluster, user)
+        if p.get("as_json"):
+            emit_json("logout", user=user, sessions=[{"context": c, "id": s} for c, s in victims])
+        else:
+            click.echo(f"{user}: {len(victims)} session(s) invalidated on every node")
+        return EXIT_OK if victims else EXIT_ERRORS
     raise SystemExit(asyncio.run(_act(p, contexts or p["contexts"], action)))
 

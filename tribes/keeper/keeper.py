@@ -173,8 +173,8 @@ class SessionKeeper(SimpleTcpCluster):
         if event.kind == "id_changed":
             self._mark(event.context, event.old_id)
 
-    def manager(self, path: str, config: Any = None) -> Any:
-        ctx = super().manager(path, config)
+    def manager(self, path: str, config: Any = None, *, transfer: bool = True) -> Any:
+        ctx = super().manager(path, config, transfer=transfer)
         ctx.delta_manager.transfer_keep_newer = True
         return ctx
 

@@ -239,9 +239,9 @@ class SimpleTcpCluster:
     def manager_name(self, path: str) -> str:
         return context_name(path, self.host, self.container)
 
-    def manager(self, path: str, config: DeltaManagerConfig | None = None) -> DeltaContext:
-        """The context's sessions; registers a DeltaManager on first use (state transfer if started).
-        With ``backup_config`` it is a BackupManager context (``tribes.managers.backup.BackupContext``)."""
+    def manager(self, path: str, config: DeltaManagerConfig | None = None, *, transfer: bool = True) -> DeltaContext:
+        """The context's sessions; registers a DeltaManager on first use (state transfer if started and
+        ``transfer``). With ``backup_config`` it is a BackupManager context (``tribes.managers.backup.BackupContext``)."""
         name = self.manager_name(path)
         if self.backup_config is not None:
             return self.backup_manager(name)  # type: ignore[no-any-return]
@@ -252,7 +252,7 @@ class SimpleTcpCluster:
             dm.add_listener(self._fire)
             self.managers[name] = dm
             ctx = self.contexts[name] = DeltaContext(self, dm)
-            if self.started:
+            if self.started and transfer:
                 self._transfers[name] = asyncio.get_running_loop().create_task(self._state_transfer(dm))
         return ctx
 
@@ -451,7 +451,10 @@ class SimpleTcpCluster:
             return
         dm = self.managers.get(smsg.context_name)
         if dm is None and self.follow_all_contexts and self.started and receive_guard(self).may_follow(smsg, sender):
-            self.manager(smsg.context_name)
+            # a context first heard of through a GET_ALL_SESSIONS: its sender is starting and asks us, its
+            # oldest member; asking it back for its (empty) state would hold its answer for the whole
+            # stateTransferTimeout, so this manager starts empty and answers at once
+            self.manager(smsg.context_name, transfer=smsg.event_type != EVT_GET_ALL_SESSIONS)
             dm = self.managers.get(smsg.context_name)
         if dm is None:
             self.unknown_context_messages += 1

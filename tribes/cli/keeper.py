@@ -1,0 +1,188 @@
+"""``tribes keeper``: a cluster member that holds every session of the cluster and persists them.
+
+    tribes keeper --config server.xml --store /var/lib/tribes/sessions.db
+    tribes keeper --bind 10.0.0.5 --store sessions.db --max-sessions-per-user 1 --login-policy newest-wins
+
+Sessions then outlive a restart of every Tomcat node: Tomcat nodes that start while the keeper runs
+get every live session from it by state transfer (start the keeper first, or keep it running: Tomcat
+asks its oldest member). Synchronous replication (channelSendOptions 6) is ACKed only once the change
+is on disk; asynchronous changes are committed within --async-delay. docs/keeper.md has the design.
+Exit status: 0 on SIGTERM/SIGINT or --duration, 3 bad configuration or a damaged store, 4 could not join.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from typing import Any
+
+import click
+
+from tribes.cli.common import EXIT_CONFIG, EXIT_NETWORK, EXIT_OK, NetworkOptions, emit_json, network_options
+from tribes.cli.node import NodeError, build_node, config_options, explicit_flags, load_node_config
+
+log = logging.getLogger("tribes.cli.keeper")
+
+KEEPER_EXAMPLES = """\b
+Examples:
+  tribes keeper --config conf/server.xml --store /var/lib/tribes/sessions.db
+  tribes keeper --bind 10.77.15.70 --store /tmp/sessions.db --context /app --json
+  tribes keeper --config conf/server.xml --store s.db --max-sessions-per-user 1 --login-policy newest-wins \\
+      --login-exempt admin
+"""
+
+
+class _LoadProgress:
+    """A progress bar for loading a large store where a person watches; INFO lines always."""
+
+    def __init__(self) -> None:
+        import os
+        import sys
+        forced = os.environ.get("TRIBES_PROGRESS")
+        enabled = forced == "1" if forced in ("0", "1") else sys.stderr.isatty()
+        self._bar: Any = None
+        self._task: Any = None
+        self._last = 0.0
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+            self._bar = Progress(TextColumn("loading the store"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                                 TimeElapsedColumn(), console=Console(stderr=True))
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is not None:
+            if self._task is None:
+                self._bar.start()
+                self._task = self._bar.add_task("load", total=total)
+            self._bar.update(self._task, completed=done)
+            if done >= total:
+                self._bar.stop()
+        now = time.monotonic()
+        if now - self._last > 2 or done >= total:
+            self._last = now
+            log.info("loading the store: %d of %d sessions read", done, total)
+
+
+async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[str, ...], jvm_route: str | None,
+               store_path: str, contexts: tuple[str, ...], async_delay: float, synchronous: str,
+               max_per_user: int, login_policy: str, exempt: tuple[str, ...], as_json: bool,
+               explicit: set[str]) -> int:
+    from tribes.keeper.durability import DurableAckInterceptor
+    from tribes.keeper.keeper import SessionKeeper
+    from tribes.keeper.logins import LoginPolicy
+    from tribes.keeper.store import SqliteStore, StoreError
+
+    try:
+        policy = LoginPolicy(max_per_user, login_policy, frozenset(exempt))
+    except ValueError as exc:
+        click.echo(f"tribes keeper: {exc}", err=True)
+        return EXIT_CONFIG
+    try:
+        store = SqliteStore(store_path, synchronous=synchronous)
+    except StoreError as exc:
+        click.echo(f"tribes keeper: {exc}", err=True)
+        return EXIT_CONFIG
+
+    def factory(channel: Any, **kw: Any) -> SessionKeeper:
+        return SessionKeeper(channel, store, async_delay=async_delay, **kw)
+
+    try:
+        cfg = load_node_config(net, config_path, properties, jvm_route, explicit=explicit)
+        channel, keeper = build_node(cfg, sessions=True, contexts=contexts, cluster_factory=factory)
+    except NodeError as exc:
+        click.echo(f"tribes keeper: {exc}", err=True)
+        store.close()
+        return exc.exit_code
+    if keeper is None:
+        click.echo("tribes keeper: the configuration has no DeltaManager (<Manager className=...DeltaManager>)",
+                   err=True)
+        store.close()
+        return EXIT_CONFIG
+    keeper.logins.default = policy
+    channel.add_interceptor(DurableAckInterceptor(keeper))
+    try:
+        n = keeper.load(_LoadProgress())
+    except StoreError as exc:
+        click.echo(f"tribes keeper: {exc}", err=True)
+        store.close()
+        return EXIT_CONFIG
+    try:
+        await keeper.start()
+    except Exception as exc:  # noqa: BLE001
+        click.echo(f"tribes keeper: could not join the cluster: {type(exc).__name__}: {exc}", err=True)
+        store.close()
+        return EXIT_NETWORK
+    members = len(channel.members())
+    msg = (f"tribes keeper: holding {n} stored sessions in {len(keeper.managers)} context(s), "
+           f"{members} other members, store {store_path}")
+    if as_json:
+        emit_json("ready", store=store_path, loaded=n, contexts=sorted(keeper.managers), members=members,
+                  local=str(channel.local_member.name) if channel.local_member is not None else None)
+    else:
+        click.echo(msg, err=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if net.duration is not None:
+        loop.call_later(net.duration, stop.set)
+    report = loop.create_task(_report(keeper, as_json))
+    await stop.wait()
+    report.cancel()
+    await keeper.stop()
+    store.close()
+    st = keeper.stats
+    if as_json:
+        emit_json("summary", persisted=st.persisted, deleted=st.deleted, commits=st.commits,
+                  failed_commits=st.failed_commits, duplicate_logins=keeper.logins.acted)
+    log.info("keeper stopped: %d sessions persisted, %d deleted in %d commits (%d failed)", st.persisted,
+             st.deleted, st.commits, st.failed_commits)
+    return EXIT_OK
+
+
+async def _report(keeper: Any, as_json: bool, every: float = 30.0) -> None:
+    """A periodic line with what was persisted and how far behind the disk is."""
+    last = 0
+    while True:
+        await asyncio.sleep(every)
+        st = keeper.stats
+        if st.persisted + st.deleted == last:
+            continue
+        last = st.persisted + st.deleted
+        sessions = sum(len(dm.sessions) for dm in keeper.managers.values())
+        if as_json:
+            emit_json("keeper", sessions=sessions, persisted=st.persisted, deleted=st.deleted, commits=st.commits,
+                      failed_commits=st.failed_commits, durability_lag_ms=round(st.durability_lag_ms, 1),
+                      duplicate_logins=keeper.logins.acted)
+        log.info("keeper: %d sessions held; %d rows written, %d deleted, %d commits (%d failed); "
+                 "durability lag %.1f ms", sessions, st.persisted, st.deleted, st.commits, st.failed_commits,
+                 st.durability_lag_ms)
+
+
+@click.command("keeper", epilog=KEEPER_EXAMPLES)
+@network_options
+@config_options  # --config, -D, --jvm-route
+@click.option("--store", "store_path", required=True, metavar="PATH",
+              help="SQLite file holding the sessions (created if missing; WAL mode).")
+@click.option("--context", "contexts", multiple=True, metavar="PATH",
+              help="Context to hold even before the cluster names it (/app; repeatable). Every context the "
+                   "keeper hears of is held anyway.")
+@click.option("--async-delay", type=click.FloatRange(min=0.0, max=60.0), default=0.2, show_default=True,
+              help="Longest time an asynchronously replicated change waits to be committed (its loss window).")
+@click.option("--synchronous", type=click.Choice(["FULL", "EXTRA", "NORMAL"], case_sensitive=False), default="FULL",
+              show_default=True, help="SQLite's synchronous setting (NORMAL may lose the last commits on power loss).")
+@click.option("--max-sessions-per-user", "max_per_user", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Duplicate-login prevention: sessions a user may hold per context (0 = off, 1 = one login).")
+@click.option("--login-policy", type=click.Choice(["newest-wins", "oldest-wins"]), default="newest-wins",
+              show_default=True, help="Which session survives a duplicate login.")
+@click.option("--login-exempt", "exempt", multiple=True, metavar="USER", help="A user the limit does not apply to.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (kind ready / keeper / summary).")
+def keeper(net: NetworkOptions, config_path: str | None = None, properties: tuple[str, ...] = (),
+           jvm_route: str | None = None, store_path: str = "", contexts: tuple[str, ...] = (),
+           async_delay: float = 0.2, synchronous: str = "FULL", max_per_user: int = 0,
+           login_policy: str = "newest-wins", exempt: tuple[str, ...] = (), as_json: bool = False) -> None:
+    """Hold every session of the cluster and persist it, so sessions survive a restart of every node."""
+    raise SystemExit(asyncio.run(_run(net, config_path, properties, jvm_route, store_path, contexts, async_delay,
+                                      synchronous, max_per_user, login_policy, exempt, as_json,
+                                      explicit=explicit_flags())))

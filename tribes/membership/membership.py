@@ -26,6 +26,7 @@ the member was never known; this table reports a disappearance only for members 
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import enum
 from dataclasses import dataclass
@@ -66,10 +67,15 @@ class MemberEvent:
         return dataclasses.replace(self, time=epoch_ms)
 
 
-@dataclass
+@dataclass(eq=False)  # identity: list.index finds an entry without comparing fields
 class _Entry:
     member: Member
     last_heard: float
+
+
+def _rank(e: _Entry) -> int:
+    """The sort key: announced alive time, descending."""
+    return -e.member.alive
 
 
 class Membership:
@@ -130,9 +136,15 @@ class Membership:
             self._insert(_Entry(member, now))
             return True
         if entry.member.alive != member.alive:
+            i = self._index(entry)
+            del self._order[i]
             entry.member = dataclasses.replace(
                 entry.member, alive=member.alive, payload=member.payload, command=member.command)
-            self._resort()
+            # where Java's stable re-sort puts it: among the entries of its new rank, after those
+            # that were before it in the list and before those that were after it
+            lo = bisect.bisect_left(self._order, _rank(entry), key=_rank)
+            hi = bisect.bisect_right(self._order, _rank(entry), lo=lo, key=_rank)
+            self._order.insert(min(max(i, lo), hi), entry)
         entry.last_heard = now
         return False
 
@@ -148,18 +160,25 @@ class Membership:
         entry = self._map.pop(member, None)
         if entry is None:
             return None
-        self._order = [e for e in self._order if e is not entry]
+        del self._order[self._index(entry)]
         return entry.member
+
+    def _index(self, entry: _Entry) -> int:
+        """Where ``entry`` is in the sorted list: a binary search, then an identity scan of its ties."""
+        lo = bisect.bisect_left(self._order, _rank(entry), key=_rank)
+        hi = bisect.bisect_right(self._order, _rank(entry), lo=lo, key=_rank)
+        return self._order.index(entry, lo, hi)
 
     def expire(self, now: float, drop_time: float) -> list[MemberEvent]:
         """Remove members silent for longer than ``drop_time`` seconds."""
-        expired = [e.member for e in self._map.values() if now - e.last_heard > drop_time]
-        events = []
-        for member in expired:
-            old = self.remove(member)
-            if old is not None:
-                events.append(MemberEvent(MemberEventKind.DISAPPEARED, old, "expired"))
-        return events
+        expired = [e for e in self._map.values() if now - e.last_heard > drop_time]
+        if not expired:
+            return []
+        for e in expired:
+            del self._map[e.member]
+        # one pass over the list, however many expire at once (not one removal scan each)
+        self._order = [e for e in self._order if e.member in self._map and self._map[e.member] is e]
+        return [MemberEvent(MemberEventKind.DISAPPEARED, e.member, "expired") for e in expired]
 
     def next_expiry(self, drop_time: float) -> float | None:
         """The monotonic time at which the next member would expire, or None."""
@@ -182,10 +201,7 @@ class Membership:
         return events
 
     def _insert(self, entry: _Entry) -> None:
-        # Tomcat appends the new member, then sorts the whole array (stable): ties go last.
+        # Tomcat appends the new member, then sorts the whole array (stable): ties go last. The
+        # same place, found by a binary search (a full re-sort per member was quadratic)
         self._map[entry.member] = entry
-        self._order.append(entry)
-        self._resort()
-
-    def _resort(self) -> None:
-        self._order.sort(key=lambda e: -e.member.alive)
+        self._order.insert(bisect.bisect_right(self._order, _rank(entry), key=_rank), entry)

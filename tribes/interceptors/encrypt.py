@@ -248,7 +248,8 @@ def _decrypt_raw(algo: Algorithm, key: bytes, payload: bytes) -> bytes:
     n = algo.iv_size
     if len(payload) < n + (GCM_TAG_SIZE if algo.mode == "GCM" else 0):
         raise DecryptError(REASON_SHORT, f"{len(payload)} bytes")
-    iv, body = payload[:n], payload[n:]
+    view = memoryview(payload)  # no copy of the ciphertext
+    iv, body = bytes(view[:n]), view[n:]
     if algo.mode == "GCM":
         try:
             return AESGCM(key).decrypt(iv, body, None)

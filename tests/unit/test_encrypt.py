@@ -323,3 +323,16 @@ def test_seeded_random_frames_0_to_64_bytes(version: str, algo: str) -> None:
     for data in top.got:
         with pytest.raises(JavaSerializationError):
             loads(data)
+
+
+def test_format_follows_the_configured_tomcat_version() -> None:
+    class Chan:
+        tomcat_version = "9.0"
+
+    enc = EncryptInterceptor(encryption_key=KEY)
+    assert enc.wire_format == FORMAT_10  # the project's default
+    enc.set_channel(Chan())  # type: ignore[arg-type]
+    assert enc.wire_format == FORMAT_9 and enc.stats()["algorithm"] == "AES/CBC/PKCS5Padding"
+    enc.set_tomcat_version("10.1.60")
+    assert enc.wire_format == FORMAT_10
+    assert EncryptInterceptor(encryption_key=KEY, tomcat_version="10.1", format="9.0").wire_format == FORMAT_9

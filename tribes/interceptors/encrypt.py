@@ -525,7 +525,14 @@ class EncryptInterceptor(ChannelInterceptor):
     # -- configuration --------------------------------------------------------------------------------
     @property
     def wire_format(self) -> str:
-        return self.format if self.format is not None else format_for_version(self.tomcat_version)
+        """``format`` if set, else the Tomcat version's: this interceptor's ``tomcat_version``, else the
+        channel's (a SimpleTcpCluster sets its ``tomcat_version`` on the channel), else 10.1."""
+        if self.format is not None:
+            return self.format
+        version = self.tomcat_version
+        if version is None:
+            version = getattr(self.channel, "tomcat_version", None)
+        return format_for_version(version)
 
     def set_tomcat_version(self, version: str | int) -> None:
         """The Tomcat version the cluster runs (chooses the format unless ``format`` was set)."""

@@ -290,6 +290,7 @@ class SimpleTcpCluster:
     async def start(self, state_transfer: bool = True) -> None:
         self._queue = asyncio.Queue()
         self._tasks.append(asyncio.get_running_loop().create_task(self._sender()))
+        self.channel.tomcat_version = self.tomcat_version  # version-dependent interceptors (EncryptInterceptor)
         await self.channel.start()
         if self.join_wait > 0:
             await asyncio.sleep(self.join_wait)

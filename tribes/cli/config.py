@@ -122,6 +122,7 @@ def check(server_xmls: tuple[str, ...], tomcat_version: str, strict: bool, as_js
 
     worst = EXIT_OK
     nodes = []
+    managers: list[tuple[str, str, str | None]] = []   # (file, version, Manager className): BackupManager check
     for arg in server_xmls:
         path, version = _file_version(arg, tomcat_version)
         code, cfg = _check_one(path, version, strict, as_json, properties, environment, host, bind, receiver_port,
@@ -129,8 +130,11 @@ def check(server_xmls: tuple[str, ...], tomcat_version: str, strict: bool, as_js
         worst = max(worst, code)
         if cfg is not None:
             nodes.append(node_encryption(path, version, _interceptor_list(cfg)))
+            managers.append((path, version, cfg.manager.class_name))
     if len(server_xmls) > 1:
         findings = compatibility_findings(nodes, [_file_version(a, tomcat_version)[0] for a in server_xmls])
+        from tribes.managers.backup import mixed_version_findings
+        findings = list(findings) + mixed_version_findings(managers)
         for text in findings:
             if as_json:
                 emit_json("problem", severity="error", message=text, element="Interceptor",

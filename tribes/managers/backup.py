@@ -560,3 +560,28 @@ class BackupContext:
 
 
 __all__ += ["BackupContext"]
+
+
+def mixed_version_findings(nodes: list[tuple[str, str, str | None]]) -> list[str]:
+    """``tribes config check`` across files: (path, Tomcat version, Manager className) per node.
+
+    BackupManager's MapMessages embed ``MemberImpl`` objects whose computed serialVersionUID differs
+    between Tomcat 9.0 and 10.1+, so a BackupManager cluster must run one of the two families."""
+    from tribes.tipis.map_message import version_key
+    backup = [(p, v) for p, v, cls in nodes if cls is not None and cls.endswith(".BackupManager")]
+    if not backup:
+        return []
+    families: dict[str, list[str]] = {}
+    for p, v, _ in nodes:
+        families.setdefault(version_key(v), []).append(f"{p} ({v})")
+    if len(families) < 2:
+        return []
+    return [f"BackupManager in a cluster of Tomcat 9.0 nodes ({', '.join(families['9'])}) and 10.1+ nodes "
+            f"({', '.join(families['10'])}): MemberImpl's serialVersionUID differs (9.0: 3323947316117794076, "
+            f"10.1: -8901659902996040089) and every MapMessage carries members, so these Tomcat nodes cannot "
+            f"replicate to each other (InvalidClassException); a Python node reads and writes both forms but "
+            f"cannot make them one cluster. Run one Tomcat major version, or use DeltaManager (which does "
+            f"interoperate across 9.0 and 10.1)."]
+
+
+__all__ += ["mixed_version_findings"]

@@ -138,8 +138,7 @@ class LazyReplicatedMap:
         if not members or self.rpc_channel is None:
             return
         msg = MapMessage(self.core.map_id, msgtype, primary=self.core.local_member)
-        resp = await self.rpc_channel.send(members, msg.to_java(self._version_for(members)), FIRST_REPLY,
-                                           self.core.channel_send_options, self.core.rpc_timeout)
+        resp = await self._rpc(members, msg, FIRST_REPLY, self.core.rpc_timeout)
         if not resp:
             log.info("map %s: no replies to %s (no other node hosts this map yet)", self.map_name,
                      "INIT" if msgtype == MSG_INIT else "START")
@@ -205,6 +204,18 @@ class LazyReplicatedMap:
             if v is not None:
                 return "9.0" if v == "9" else "10.1"
         return self.tomcat_version
+
+    async def _rpc(self, members: Sequence[Member], msg: MapMessage, mode: int, timeout: int) -> list[Any]:
+        """One RPC per MemberImpl form (9.0 / 10.1) of the destinations, run together; replies merged."""
+        assert self.rpc_channel is not None
+        groups: dict[str, list[Member]] = {}
+        for m in members:
+            groups.setdefault(self._version_for([m]), []).append(m)
+        rpc = self.rpc_channel
+        opts = self.core.channel_send_options
+        results = await asyncio.gather(*(rpc.send(ms, msg.to_java(v), mode, opts, timeout)
+                                         for v, ms in groups.items()))
+        return [r for rs in results for r in rs]
 
     def _run(self, actions: Sequence[Action]) -> None:
         for a in actions:
@@ -330,8 +341,7 @@ class LazyReplicatedMap:
         members = self._others()
         if members and self.rpc_channel is not None:
             try:
-                resp = await self.rpc_channel.send(members, self.core.ping_message().to_java(
-                    self._version_for(members)), ALL_REPLY, self.core.channel_send_options, self.core.access_timeout)
+                resp = await self._rpc(members, self.core.ping_message(), ALL_REPLY, self.core.access_timeout)
                 self._run(self.core.ping_replies([(r.source, r.message) for r in resp], now_ms()))
             except ChannelException as exc:
                 for fm in exc.faulty_members:

@@ -20,13 +20,16 @@ import queue
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import uuid
 from typing import Any, Callable, Mapping, Sequence
 
+from interop.cloud.certs import TestCA
 from interop.cloud.dnsmasq import Dnsmasq
+from interop.cloud.kube_api import write_state
 from interop.cloud.netns_files import NetnsFiles, remove_stale
 from interop.lab import REPO_ROOT, Host, Lab
 from interop.tomcat.node import FAST_START_OPTS, ClusterConfig, TomcatNode
@@ -224,10 +227,10 @@ class CloudLab:
         return self.dns
 
     def tomcat(self, index: int, version: str, cluster: ClusterConfig, env: Mapping[str, str],
-               start: bool = True) -> CloudTomcatNode:
+               start: bool = True, jvm_opts: Sequence[str] = JVM_OPTS) -> CloudTomcatNode:
         host = self.host(f"t{index}", index)
         node = CloudTomcatNode(host, index, version, os.path.join(self.work, f"tomcat{index}"), cluster,
-                               jvm_opts=JVM_OPTS, env=env, contexts=("app",))
+                               jvm_opts=list(jvm_opts), env=env, contexts=("app",))
         self.tomcats.append(node)
         if start:
             node.start(timeout=180)
@@ -265,9 +268,60 @@ class CloudLab:
             shutil.rmtree(self.work, ignore_errors=True)
 
 
+NS = "shop"
+
+
+class KubeLab:
+    """A CloudLab with the stand-in Kubernetes API server (interop/cloud/kube_api.py) in its hub;
+    ``env`` holds the variables Tomcat and the Python node read."""
+
+    def __init__(self, name: str, subnet: str, token: str | None = None, trusted: bool = True) -> None:
+        self.cl = CloudLab(name, subnet)
+        api_ip = self.cl.gateway
+        pki = os.path.join(self.cl.work, "pki")
+        self.ca = TestCA(pki)
+        signer = self.ca if trusted else TestCA(os.path.join(pki, "other"), "untrusted CA")
+        cert = signer.issue("apiserver", ips=[api_ip])
+        self.token = "sa-" + uuid.uuid4().hex
+        self.token_file = os.path.join(pki, "token")
+        with open(self.token_file, "w") as f:  # no newline: a Kubernetes token file has none
+            f.write(token if token is not None else self.token)
+        self.state_path = os.path.join(self.cl.work, "api-state.json")
+        self.pods: dict[str, dict[str, Any]] = {}
+        self.save()
+        env = {**os.environ, "PYTHONPATH": REPO_ROOT}
+        self.api = self.cl.lab.hub_popen([sys.executable, "-m", "interop.cloud.kube_api", "--bind", api_ip,
+                                          "--port", "6443", "--cert", cert.cert, "--key", cert.key,
+                                          "--state", self.state_path], env=env, stdout=subprocess.PIPE, text=True)
+        assert self.api.stdout is not None
+        line = self.api.stdout.readline()
+        assert line.startswith("listening"), line
+        self.env = {"KUBERNETES_NAMESPACE": NS, "KUBERNETES_SERVICE_HOST": api_ip, "KUBERNETES_SERVICE_PORT": "6443",
+                    "KUBERNETES_LABELS": "app=tomcat", "SA_TOKEN_FILE": self.token_file,
+                    "KUBERNETES_CA_CERTIFICATE_FILE": self.ca.path}
+
+    def pod(self, name: str, ip: str, phase: str = "Running", app: str = "tomcat",
+            created: str = "2026-01-01T00:00:00Z") -> dict[str, Any]:
+        p = {"name": name, "uid": str(uuid.uuid4()), "ip": ip, "phase": phase, "labels": {"app": app},
+             "created": created}
+        self.pods[name] = p
+        self.save()
+        return p
+
+    def save(self) -> None:
+        write_state(self.state_path, {"namespace": NS, "token": self.token, "pods": list(self.pods.values())})
+
+    def requests(self) -> list[str]:
+        try:
+            with open(self.state_path + ".requests") as f:
+                return f.read().splitlines()
+        except OSError:
+            return []
+
+
 def ip_id(address: str) -> bytes:
     return md5_id(address)
 
 
 __all__ = ["CloudLab", "CloudPyNode", "CloudTomcatNode", "cloud_cluster_config", "wait_for", "ip_id", "SERVICE",
-           "REPO_ROOT", "PORT", "java_bytes"]
+           "REPO_ROOT", "PORT", "java_bytes", "KubeLab", "NS"]

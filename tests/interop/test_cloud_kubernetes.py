@@ -16,74 +16,17 @@ Refused tokens, untrusted certificates, malformed/huge/slow answers: tests/unit/
 """
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import uuid
 from typing import Any
 
 import pytest
 
-from interop.cloud.certs import TestCA
-from interop.cloud.kube_api import write_state
 from interop.fixtures import require_root_and_java
-from interop.lab import REPO_ROOT
 from interop.tomcat.node import Browser
-from tests.interop.cloud_support import CloudLab, cloud_cluster_config, wait_for
+from tests.interop.cloud_support import KubeLab, cloud_cluster_config, wait_for
 from tribes.membership.cloud.core import md5_id
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(420)]
-
-NS = "shop"
-
-
-class KubeLab:
-    """A CloudLab with the stand-in API server in its hub."""
-
-    def __init__(self, name: str, subnet: str, token: str | None = None, trusted: bool = True) -> None:
-        self.cl = CloudLab(name, subnet)
-        api_ip = self.cl.gateway
-        pki = os.path.join(self.cl.work, "pki")
-        self.ca = TestCA(pki)
-        signer = self.ca if trusted else TestCA(os.path.join(pki, "other"), "untrusted CA")
-        cert = signer.issue("apiserver", ips=[api_ip])
-        self.token = "sa-" + uuid.uuid4().hex
-        self.token_file = os.path.join(pki, "token")
-        with open(self.token_file, "w") as f:  # no newline: a Kubernetes token file has none
-            f.write(token if token is not None else self.token)
-        self.state_path = os.path.join(self.cl.work, "api-state.json")
-        self.pods: dict[str, dict[str, Any]] = {}
-        self.save()
-        env = {**os.environ, "PYTHONPATH": REPO_ROOT}
-        self.api = self.cl.lab.hub_popen([sys.executable, "-m", "interop.cloud.kube_api", "--bind", api_ip,
-                                          "--port", "6443", "--cert", cert.cert, "--key", cert.key,
-                                          "--state", self.state_path], env=env, stdout=subprocess.PIPE, text=True)
-        assert self.api.stdout is not None
-        line = self.api.stdout.readline()
-        assert line.startswith("listening"), line
-        self.env = {"KUBERNETES_NAMESPACE": NS, "KUBERNETES_SERVICE_HOST": api_ip, "KUBERNETES_SERVICE_PORT": "6443",
-                    "KUBERNETES_LABELS": "app=tomcat", "SA_TOKEN_FILE": self.token_file,
-                    "KUBERNETES_CA_CERTIFICATE_FILE": self.ca.path}
-
-    def pod(self, name: str, ip: str, phase: str = "Running", app: str = "tomcat",
-            created: str = "2026-01-01T00:00:00Z") -> dict[str, Any]:
-        p = {"name": name, "uid": str(uuid.uuid4()), "ip": ip, "phase": phase, "labels": {"app": app},
-             "created": created}
-        self.pods[name] = p
-        self.save()
-        return p
-
-    def save(self) -> None:
-        write_state(self.state_path, {"namespace": NS, "token": self.token, "pods": list(self.pods.values())})
-
-    def requests(self) -> list[str]:
-        try:
-            with open(self.state_path + ".requests") as f:
-                return f.read().splitlines()
-        except OSError:
-            return []
-
 
 def uid_id(pod: dict[str, Any]) -> bytes:
     return md5_id(pod["uid"])

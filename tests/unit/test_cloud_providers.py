@@ -270,7 +270,7 @@ def dnsmasq(tmp_path: Any) -> Iterator[Dnsmasq]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     d = Dnsmasq(str(tmp_path), listen="127.0.0.1", port=port)
-    d.start({"tomcat.tribes.lab": ["127.0.0.1", "10.2.0.1", "10.2.0.2"]})
+    d.start({"tomcat.tribes.lab": ["127.0.0.1", "10.2.0.1", "10.2.0.2"], "solo.tribes.lab": ["127.0.0.1"]})
     yield d
     d.stop()
 
@@ -339,3 +339,44 @@ def test_dns_timeout_leaves_membership_unchanged_then_recovers(dnsmasq: Dnsmasq,
     finally:
         silent.close()
     assert "cloud membership poll failed, membership left unchanged (2 members): DNS lookup" in caplog.text
+
+
+@pytest.mark.parametrize("accept", [False, True])
+def test_unknown_senders_become_members_only_when_configured(dnsmasq: Dnsmasq, accept: bool) -> None:
+    """Tomcat's DNS provider makes any sender a member (uniqueId MD5 of its dotted bytes); ours only with
+    acceptUnknownSenders=true. Two real channels on 127.0.0.1 / 127.0.0.2, same receiver port."""
+    import socket
+
+    from tribes.channel import ByteMessage
+    from tribes.group import GroupChannel
+    from tribes.group.coordinator import LocalOnlyMembership
+    from tribes.io.member import Member
+    from tribes.transport import NioReceiver
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def run() -> tuple[list[str], bytes | None, int]:
+        svc = CloudMembershipService("dns", accept_unknown_senders=accept, poll_interval=3_600_000)
+        svc.provider = DNSMembershipProvider("solo.tribes.lab", nameservers=["127.0.0.1"], dns_port=dnsmasq.port)
+        a = GroupChannel(NioReceiver("127.0.0.1", port, auto_bind=1), membership=svc, heartbeat=False)
+        b = GroupChannel(NioReceiver("127.0.0.2", port, auto_bind=1), membership=LocalOnlyMembership(),
+                         heartbeat=False)
+        await a.start()
+        await b.start()
+        try:
+            assert a.members() == [] and svc.local_member.unique_id == md5_id("127.0.0.1")
+            target = Member(host=bytes([127, 0, 0, 1]), port=port, unique_id=svc.local_member.unique_id)
+            await b.send([target], ByteMessage(b"hello"), 2)  # USE_ACK: delivered when send returns
+            members = svc.members()
+            return [m.host_str for m in members], members[0].unique_id if members else None, svc.stats["unknown_senders"]
+        finally:
+            await b.stop()
+            await a.stop()
+
+    hosts_, uid, count = asyncio.run(run())
+    if accept:
+        assert hosts_ == ["127.0.0.2"] and uid == md5_id("127.0.0.2") and count == 1
+    else:
+        assert hosts_ == [] and count == 0

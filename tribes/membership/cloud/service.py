@@ -21,7 +21,7 @@ them, so one server.xml serves both):
 * ``acceptUnknownSenders`` (false): Tomcat's DNS provider makes *any* node that sends a message a
   member. Off here by default: the members are exactly the addresses DNS lists, so a stranger on
   the network cannot become a member and be sent session state. ``true`` restores Tomcat's
-  behaviour (needs the channel: :meth:`set_channel`).
+  behaviour (the channel coordinator hands the service its channel: ``set_channel``).
 * ``pollInterval`` (5000 ms): Tomcat polls on the channel heartbeat (``heartbeatSleeptime``, 5 s)
   and once at start; so does this service, on its own timer.
 * ``maxResponseSize`` (32 MiB): a bigger Kubernetes answer is refused.
@@ -137,7 +137,6 @@ class CloudMembershipService(MembershipService):
         self.provider: CloudMembershipProvider | None = provider
         self.core = CloudMembership(self.expiration_time / 1000.0)
         self.membership = self.core.table  # the base class's queries read this table
-        self.channel: Any = None
         self.bad_answers = RateLimitedLog(log)
         self.stats: dict[str, int] = {"polls": 0, "good": 0, "failed": 0, "skipped_entries": 0,
                                       "unknown_senders": 0}
@@ -182,10 +181,6 @@ class CloudMembershipService(MembershipService):
         self.core.local = self._local
         log.info("local member %s listed: uniqueId %s", self._local.name, unique_id.hex())
 
-    def set_channel(self, channel: Any) -> None:
-        """The GroupChannel (only needed with ``accept_unknown_senders``)."""
-        self.channel = channel
-
     # ------------------------------------------------------------------ life cycle
     def _make_provider(self) -> CloudMembershipProvider:
         secs = self.connect_timeout / 1000.0, self.read_timeout / 1000.0
@@ -212,8 +207,8 @@ class CloudMembershipService(MembershipService):
                  self.kind, self.provider.describe(), self.expiration_time, self.poll_interval)
         if self.accept_unknown_senders:
             if self.channel is None:
-                log.warning("acceptUnknownSenders=true has no effect: the service was not given its channel "
-                            "(set_channel)")
+                log.warning("acceptUnknownSenders=true has no effect: the service runs without a channel "
+                            "(set_channel was not called)")
             else:
                 self._sender_listener = _UnknownSenderListener(self)
                 self.channel.add_channel_listener(self._sender_listener)
@@ -241,12 +236,12 @@ class CloudMembershipService(MembershipService):
         self._close_events()
 
     async def _poll_loop(self) -> None:
-        loop = asyncio.get_running_loop()
+        """Sleep pollInterval, poll, repeat: a fixed delay like Tomcat's HeartbeatThread (sleep, then
+        heartbeat), so a member listed in one answer and missing from the next is more than
+        pollInterval old at the next expiry check and goes at the first missed poll, as in Tomcat."""
         period = self.poll_interval / 1000.0
-        next_at = loop.time() + period
         while True:
-            await asyncio.sleep(max(0.0, next_at - loop.time()))
-            next_at = max(next_at + period, loop.time())
+            await asyncio.sleep(period)
             try:
                 await self.poll()
             except asyncio.CancelledError:

@@ -249,3 +249,33 @@ def test_cluster_backup_contexts_and_sessions_json(capsys: pytest.CaptureFixture
             for c in clusters:
                 await c.stop()
     asyncio.run(go())
+
+
+def test_server_xml_selects_backup_manager_with_its_attributes() -> None:
+    """A <Manager className="...BackupManager"> becomes BackupManager contexts through the config assembler."""
+    from tribes.config import loads
+    from tribes.config.build import manager_class, manager_settings
+    xml = ('<Server><Service name="Catalina"><Engine name="Catalina" defaultHost="localhost" jvmRoute="py1">'
+           '<Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster">'
+           '<Manager className="org.apache.catalina.ha.session.BackupManager" mapSendOptions="use_ack" '
+           'rpcTimeout="2000" accessTimeout="3000" terminateOnStartFailure="true" '
+           'notifyListenersOnReplication="false"/>'
+           '</Cluster></Engine></Service></Server>')
+    cfg = loads(xml)
+    assert manager_class(cfg) is BackupManager
+    settings = manager_settings(cfg)
+    assert isinstance(settings, BackupManagerConfig)
+    assert (settings.map_send_options, settings.rpc_timeout, settings.access_timeout) == (2, 2000, 3000)
+    assert settings.terminate_on_start_failure and not settings.notify_listeners_on_replication
+    from tribes.managers.cluster import SimpleTcpCluster
+
+    class _Chan:
+        def add_channel_listener(self, listener: Any) -> None: ...
+
+        def add_membership_listener(self, listener: Any) -> None: ...
+
+    cluster = SimpleTcpCluster(_Chan(), manager_config=settings)
+    from tribes.managers.backup import BackupContext
+    ctx = cluster.manager("/app")
+    assert isinstance(ctx, BackupContext) and ctx.backup_manager.map_name == "localhost#/app-map"
+    assert ctx.backup_manager.config.rpc_timeout == 2000

@@ -54,10 +54,22 @@ class PyWeb:
                  "--jvm-route", self.route, "--context", "/app", "--context", "/", "--socket", self.socket,
                  *self.agent_args], env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
         deadline = time.monotonic() + timeout
-        while not os.path.exists(self.socket):
+        while not self.agent_answers():
             if self.agent.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"tribes agent did not serve {self.socket}:\n{self.tail(self.agent_log)}")
             time.sleep(0.2)
+
+    def agent_answers(self) -> bool:
+        """The agent accepts connections (a socket file left by a killed agent does not count)."""
+        import socket
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(self.socket)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
 
     def start_server(self, timeout: float = 60) -> None:
         with open(self.server_log, "ab") as log:

@@ -14,10 +14,33 @@ socket, :mod:`tribes.web.client`) or, in a single process, :class:`tribes.web.cl
 """
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Any
 
 from tribes.web.errors import AgentError, AgentUnavailable, ProtocolError, SessionWriteTooLarge, WebError
 from tribes.web.session import SessionStore, TribesSession, WebConfig
+
+
+
+class _FallbackHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes tribes.web warnings (an unreachable agent: what to start) to stderr while the
+    application has configured no logging, so the reason for a 503 is never silent; once the root
+    logger has handlers, they get the records instead."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setLevel(logging.WARNING)
+        self.setFormatter(logging.Formatter("%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not logging.getLogger().handlers:
+            self.stream = sys.stderr
+            super().emit(record)
+
+
+if not any(isinstance(h, _FallbackHandler) for h in logging.getLogger("tribes.web").handlers):
+    logging.getLogger("tribes.web").addHandler(_FallbackHandler())
 
 __all__ = ["login", "logout", "user", "session_of", "TribesSession", "SessionStore", "WebConfig",
            "AgentUnavailable", "AgentError", "SessionWriteTooLarge", "ProtocolError", "WebError"]

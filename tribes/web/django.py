@@ -28,6 +28,7 @@ from django.contrib.sessions.backends.base import CreateError, SessionBase
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
+from tribes.web.client import SessionClient
 from tribes.web.errors import AgentUnavailable
 from tribes.web.session import SessionStore as _Store
 from tribes.web.session import TribesSession, WebConfig, parse_cookie_ids
@@ -48,7 +49,8 @@ def store() -> _Store:
               "cookie_name": conf.get("COOKIE_NAME"), "cookie_path": conf.get("COOKIE_PATH"),
               "cookie_secure": conf.get("COOKIE_SECURE"), "cookie_domain": conf.get("COOKIE_DOMAIN"),
               "cookie_samesite": conf.get("COOKIE_SAMESITE"), "max_write": conf.get("MAX_WRITE_BYTES")}
-        _STORE = _Store(WebConfig.from_env(**kw), conf.get("BACKEND"))
+        cfg = WebConfig.from_env(**kw)
+        _STORE = _Store(cfg, conf.get("BACKEND") or SessionClient(cfg.socket))
     return _STORE
 
 

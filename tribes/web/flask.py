@@ -25,6 +25,7 @@ from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.exceptions import ServiceUnavailable
 
+from tribes.web.client import SessionClient
 from tribes.web.errors import AgentUnavailable
 from tribes.web.session import SessionStore, TribesSession, WebConfig
 
@@ -81,7 +82,7 @@ class TribesSessionInterface(SessionInterface):
             app.config["SESSION_COOKIE_NAME"] = cfg.cookie_name
             app.config["SESSION_COOKIE_PATH"] = cfg.path
             app.config["SESSION_COOKIE_HTTPONLY"] = cfg.cookie_http_only
-            self._store = SessionStore(cfg, self._backend)
+            self._store = SessionStore(cfg, self._backend or SessionClient(cfg.socket))
         return self._store
 
     # Flask's cookie hooks answer with Tomcat's cookie

@@ -349,11 +349,10 @@ class SessionStore:
     in-process member). One store per application; thread-safe (the blocking client keeps one
     connection per thread)."""
 
-    def __init__(self, config: WebConfig | None = None, backend: Any = None) -> None:
-        self.config = config or WebConfig.from_env()
-        if backend is None:
-            from tribes.web.client import SessionClient
-            backend = SessionClient(self.config.socket)
+    def __init__(self, config: WebConfig, backend: Any) -> None:
+        """``backend``: a :class:`tribes.web.client.SessionClient` / ``AsyncSessionClient`` /
+        ``EmbeddedMember`` (anything with ``call`` and ``acall``)."""
+        self.config = config
         self.backend = backend
 
     def max_write(self) -> int | None:

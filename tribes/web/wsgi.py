@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Iterable
 
+from tribes.web.client import SessionClient
 from tribes.web.errors import AgentUnavailable
 from tribes.web.session import SessionStore, WebConfig, parse_cookie_ids
 
@@ -33,7 +34,8 @@ class TribesSessionMiddleware:
     def __init__(self, app: Callable[..., Iterable[bytes]], config: WebConfig | None = None, backend: Any = None,
                  **config_kw: Any) -> None:
         self.app = app
-        self.store = SessionStore(config or WebConfig.from_env(**config_kw), backend)
+        cfg = config or WebConfig.from_env(**config_kw)
+        self.store = SessionStore(cfg, backend or SessionClient(cfg.socket))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         store = self.store

@@ -594,13 +594,17 @@ def run(mode: str = "auto", as_json: bool = False, keep: bool = False, out: Text
         n.warn(INSTALL_HINT)
         n.warn("falling back to a Python-only cluster on loopback")
 
-    previous = signal.getsignal(signal.SIGTERM)
+    # SIGINT is handled explicitly, like SIGTERM: a process started from a non-interactive shell's
+    # background job inherits SIGINT *ignored* (Python then installs no KeyboardInterrupt handler),
+    # and Ctrl-C / kill -INT would be lost: the demo ran on and exited 0 instead of 130
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     with contextlib.suppress(ValueError):  # not in the main thread
-        signal.signal(signal.SIGTERM, on_term)
+        for sig in previous:
+            signal.signal(sig, on_term)
     code = 0
     try:
         if chosen == "tomcat":
@@ -617,8 +621,9 @@ def run(mode: str = "auto", as_json: bool = False, keep: bool = False, out: Text
         n.warn(f"a step failed: {type(exc).__name__}: {exc}")
         code = 4
     finally:
-        with contextlib.suppress(ValueError):
-            signal.signal(signal.SIGTERM, previous)
+        with contextlib.suppress(ValueError, TypeError):
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     n.summary(chosen)
     if code:
         return code

@@ -85,10 +85,16 @@ def test_demo_end_to_end(requirements: None) -> None:
     assert leaked == 0, watch.summary() if watch else ""
 
 
+def _sigint_ignored() -> None:
+    """What a non-interactive shell does to a background job (CI runners do it): SIGINT ignored.
+    The demo must still stop on SIGINT; with SIGINT merely inherited, it once ran on and exited 0."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @pytest.mark.timeout(180)
 def test_demo_ctrl_c_cleans_up(requirements: None) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "tribes.cli.main", "demo", "--json"], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_sigint_ignored)
     seen: list[dict[str, Any]] = []
     try:
         assert proc.stdout is not None

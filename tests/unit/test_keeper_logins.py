@@ -88,3 +88,21 @@ def test_force_logout_every_context_or_one(tmp_path: Any) -> None:
 def test_bad_policy_is_refused() -> None:
     with pytest.raises(ValueError, match="newest-wins"):
         LoginPolicy(1, "random")
+
+
+def test_route_rename_keeps_the_login_time(tmp_path: Any) -> None:
+    """JvmRouteBinderValve renames ID.tomcat1 to ID.tomcat2 on failover: still the oldest login."""
+    async def run() -> None:
+        keeper = await _keeper(tmp_path, LoginPolicy(2, "newest-wins"))
+        a = _login(keeper, "/app", "alice")
+        await asyncio.sleep(0.01)
+        b = _login(keeper, "/app", "alice")
+        await asyncio.sleep(0.01)
+        ctx = keeper.manager("/app")
+        renamed = ctx.change_session_id(a, a.split(".")[0] + ".tomcat2")
+        await asyncio.sleep(0.01)
+        c = _login(keeper, "/app", "alice")
+        await asyncio.sleep(0.05)
+        assert set(keeper.managers["localhost#/app"].sessions) == {b, c}, renamed
+        await keeper.stop()
+    asyncio.run(run())

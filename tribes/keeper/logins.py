@@ -85,7 +85,8 @@ class LoginMonitor:
         self.policies = dict(policies)         # manager name -> policy
         self.default = default or LoginPolicy()
         self._user_of: dict[tuple[str, str], str] = {}                   # (ctx, sid) -> user
-        self._logins: dict[tuple[str, str], dict[str, int]] = {}         # (ctx, user) -> {sid: first seen ms}
+        # (ctx, user) -> {id without route: (first seen ms, current full id)}
+        self._logins: dict[tuple[str, str], dict[str, tuple[int, str]]] = {}
         self.acted = 0                                                   # sessions invalidated by policy
         self._log = RateLimitedLog(log, interval=1.0)
 
@@ -95,12 +96,15 @@ class LoginMonitor:
     def users(self) -> dict[str, int]:
         """Logged-in users and how many sessions each holds (all contexts)."""
         out: dict[str, int] = {}
-        for (_, user), sids in self._logins.items():
-            out[user] = out.get(user, 0) + len(sids)
+        for (_, user), logins in self._logins.items():
+            out[user] = out.get(user, 0) + len(logins)
         return out
 
     def touched(self, context: str, session_id: str, enforce: bool = True) -> None:
-        """A session changed (or vanished): update the index, enforce the context's policy."""
+        """A session changed (or vanished): update the index, enforce the context's policy.
+
+        A login is keyed by the id without its ``.jvmRoute``: JvmRouteBinderValve's renames keep that
+        part (the same login), while a login's own id change (session fixation) makes a new one."""
         dm = self.cluster.managers.get(context)
         s = dm.sessions.get(session_id) if dm is not None else None
         user = principal_name(s.principal) if s is not None and s.is_valid else None
@@ -108,23 +112,25 @@ class LoginMonitor:
         before = self._user_of.get(key)
         if before == user:
             return
+        base = session_id.split(".", 1)[0]
         if before is not None:
             self._user_of.pop(key, None)
-            sids = self._logins.get((context, before))
-            if sids is not None:
-                sids.pop(session_id, None)
-                if not sids:
+            logins = self._logins.get((context, before))
+            if logins is not None and logins.get(base, (0, ""))[1] == session_id:
+                del logins[base]
+                if not logins:
                     del self._logins[(context, before)]
         if user is None:
             return
         self._user_of[key] = user
-        sids = self._logins.setdefault((context, user), {})
-        sids[session_id] = int(time.time() * 1000)
+        logins = self._logins.setdefault((context, user), {})
+        first_seen = logins[base][0] if base in logins else int(time.time() * 1000)
+        logins[base] = (first_seen, session_id)
         pol = self.policy(context)
-        if enforce and pol.enabled and user not in pol.exempt and len(sids) > pol.max_sessions_per_user:
-            ordered = sorted(sids, key=lambda sid: (sids[sid], sid))         # oldest login first
-            extra = len(sids) - pol.max_sessions_per_user
-            victims = ordered[:extra] if pol.policy == NEWEST_WINS else ordered[-extra:]
+        if enforce and pol.enabled and user not in pol.exempt and len(logins) > pol.max_sessions_per_user:
+            ordered = sorted(logins.values())                          # oldest login first
+            extra = len(logins) - pol.max_sessions_per_user
+            victims = [sid for _, sid in (ordered[:extra] if pol.policy == NEWEST_WINS else ordered[-extra:])]
             # act outside the event that called us (invalidation fires events of its own)
             asyncio.get_running_loop().call_soon(self._invalidate, context, user, victims)
 

@@ -59,7 +59,8 @@ def parameters(target: Callable[..., Any]) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {}
     hints: dict[str, Any] = {}
-    sources = ([target.__new__, target.__init__, target] if isinstance(target, type) else [target])
+    sources: list[Any] = ([target.__new__, getattr(target, "__init__"), target] if isinstance(target, type)
+                          else [target])
     for source in sources:
         try:
             hints = {**typing.get_type_hints(source), **hints}

@@ -51,7 +51,7 @@ def tune_allocator(cache_bytes: int = 32 * 1024 * 1024) -> bool:
     except (OSError, AttributeError):
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3
-    ok = mallopt(m_mmap_threshold, int(cache_bytes)) == 1
+    ok = bool(mallopt(m_mmap_threshold, int(cache_bytes)) == 1)
     ok = (mallopt(m_trim_threshold, int(cache_bytes) * 2) == 1) and ok
     if ok:
         log.debug("glibc allocator tuned: mmap/trim thresholds %d/%d bytes", cache_bytes, cache_bytes * 2)

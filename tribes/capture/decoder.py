@@ -120,7 +120,7 @@ class NoteEvent(Event):
         return d
 
 
-def _javaser():
+def _javaser() -> tuple[Any, Any]:
     try:
         from tribes import javaser
         from tribes.javaser.jsonview import to_json
@@ -152,6 +152,8 @@ class CaptureDecoder:
         self.receivers: set[str] = set()  # "host:port" of member receivers seen in heartbeats/addresses
         self.counts = {"member": 0, "message": 0, "ack": 0, "error": 0, "note": 0}
         self.decode_values = decode_values
+        self._javaser: Any
+        self._to_json: Any
         self._javaser, self._to_json = _javaser() if decode_values else (None, None)
 
     # ------------------------------------------------------------------ UDP

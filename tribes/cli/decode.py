@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -23,7 +24,7 @@ Examples:
 Exit status: 0 when every Tribes packet decoded, 1 (with the error count on stderr) otherwise."""
 
 
-def _text(ev) -> str:
+def _text(ev: Any) -> str:
     d = ev.to_json()
     head = f"{d['time']} {d['kind']:<7} {d['transport']} {d['src']} -> {d['dst']}"
     if ev.kind == "member":

@@ -43,7 +43,8 @@ class LazyGroup(click.Group):
             return super().get_command(ctx, cmd_name)
         module_name, attr = target.split(":")
         module = importlib.import_module(module_name)
-        command: Any = getattr(module, attr)
+        command = getattr(module, attr)
+        assert isinstance(command, click.Command)
         return command
 
 

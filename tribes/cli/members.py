@@ -49,7 +49,7 @@ def _default_address() -> str:
 
     for name in netifaces.interfaces():
         for a in netifaces.ifaddresses(name).get(netifaces.AF_INET, []):
-            addr = a.get("addr", "")
+            addr = str(a.get("addr", ""))
             if addr and not addr.startswith("127."):
                 return addr
     return "127.0.0.1"
@@ -144,7 +144,7 @@ async def _run(net: NetworkOptions, join: bool, as_json: bool, frequency: int, d
             await stop.wait()
     finally:
         members = service.members()
-        stats = dict(service.stats)
+        stats: dict[str, Any] = dict(service.stats)
         await service.stop(MBR_ALL if join else MBR_RX)  # sends the shutdown heartbeat when joined
         try:
             await asyncio.wait_for(printing, 2)

@@ -93,7 +93,7 @@ def load_node_config(net: NetworkOptions, config_path: str | None = None, proper
             bind = resolve_bind(net.bind)[0]
         except (McastConfigError, ValueError, OSError) as exc:
             raise NodeError(f"--bind {net.bind}: {exc}", EXIT_CONFIG) from exc
-    values = {"bind": bind, "receiver_port": net.receiver_port, "mcast_address": net.mcast_address,
+    values: dict[str, Any] = {"bind": bind, "receiver_port": net.receiver_port, "mcast_address": net.mcast_address,
               "mcast_port": net.mcast_port, "domain": net.domain or None}
     if config_path is not None and not os.path.isfile(config_path):
         raise NodeError(f"--config {config_path}: no such file", EXIT_CONFIG)
@@ -110,12 +110,12 @@ def load_node_config(net: NetworkOptions, config_path: str | None = None, proper
         if membership not in (None, "multicast"):  # --membership dns|kubernetes (issue 16)
             from tribes.cli.cloud import use_cloud_membership
             cfg = use_cloud_membership(cfg, membership, dns_name)
-        membership = cfg.channel.membership
-        if membership.short_name == "McastService":
+        mem = cfg.channel.membership
+        if mem.short_name == "McastService":
             if frequency is not None and (config_path is None or "frequency" in explicit):
-                membership.set("frequency", frequency)
+                mem.set("frequency", frequency)
             if drop_time is not None and (config_path is None or "drop_time" in explicit):
-                membership.set("dropTime", drop_time)
+                mem.set("dropTime", drop_time)
         cfg.validate()
     except FileNotFoundError as exc:
         raise NodeError(f"--config {config_path}: no such file", EXIT_CONFIG) from exc

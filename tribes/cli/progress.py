@@ -36,7 +36,7 @@ class _CountingReader:
         self.name = getattr(f, "name", "?")
 
     def read(self, n: int = -1) -> bytes:
-        data = self._f.read(n)
+        data: bytes = self._f.read(n)
         self._pos += len(data)
         if self._pos - self._last >= _STEP or not data:
             self._last = self._pos

@@ -103,7 +103,7 @@ def _print_sessions(cluster: Any, as_json: bool) -> int:
     from tribes.managers.jsonvalues import session_json
     from tribes.managers.principal import principal_name
     count = 0
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for name, dm in sorted(cluster.managers.items()):
         for s in sorted(dm.sessions.values(), key=lambda x: x.creation_time):
             count += 1
@@ -111,8 +111,9 @@ def _print_sessions(cluster: Any, as_json: bool) -> int:
                 emit_json("session", **session_json(s, context_path(name)))
             else:
                 attrs = ", ".join(f"{k}={_short(v)}" for k, v in sorted(s.attributes.items()))
-                rows.append((context_path(name), s.id, iso_time(s.creation_time), iso_time(s.last_accessed_time),
-                             str(s.max_inactive_interval), principal_name(s.principal) or "-", attrs))
+                rows.append((context_path(name), s.id or "-", iso_time(s.creation_time) or "-",
+                             iso_time(s.last_accessed_time) or "-", str(s.max_inactive_interval),
+                             principal_name(s.principal) or "-", attrs))
     for name, bm in sorted(getattr(cluster, "backup_managers", {}).items()):   # BackupManager contexts
         for r in sorted(bm.roles(), key=lambda r: r["id"]):
             count += 1
@@ -128,7 +129,8 @@ def _print_sessions(cluster: Any, as_json: bool) -> int:
                     rows.append((context_path(name), r["id"], "-", "-", "-", "-", where))
                 else:
                     attrs = ", ".join(f"{k}={_short(v)}" for k, v in sorted(s.attributes.items()))
-                    rows.append((context_path(name), s.id, iso_time(s.creation_time), iso_time(s.last_accessed_time),
+                    rows.append((context_path(name), s.id, iso_time(s.creation_time) or "-",
+                                 iso_time(s.last_accessed_time) or "-",
                                  str(s.max_inactive_interval), principal_name(s.principal) or "-", f"{where} {attrs}"))
     if not as_json:
         head = ("CONTEXT", "ID", "CREATED", "LAST ACCESSED", "MAX", "USER", "ATTRIBUTES")
@@ -208,7 +210,7 @@ send failed, 3 bad flags, 4 could not join the cluster, 130 Ctrl-C."""
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (kind session / event / ready).")
 @click.option("--follow", is_flag=True, help="Keep printing changes as they replicate (until --duration or Ctrl-C).")
 @click.pass_context
-def sessions(ctx: click.Context, net: NetworkOptions, contexts: tuple[str, ...], as_json: bool, follow: bool,
+def sessions(ctx: click.Context, /, net: NetworkOptions, contexts: tuple[str, ...], as_json: bool, follow: bool,
              **kw: Any) -> None:
     """Join the cluster as a DeltaManager member and print its sessions (or act: see the commands)."""
     ctx.obj = {"net": net, "contexts": contexts, "as_json": as_json, **kw}

@@ -342,7 +342,8 @@ def _spec(class_name: str | None) -> dict[str, Any]:
         return {}
     entry = registry.REGISTRY.get(class_name)
     spec_class = entry.spec_class if entry is not None else class_name
-    return TOMCAT_CLASSES.get(spec_class or "", {}).get("attributes", {})
+    attributes: dict[str, Any] = TOMCAT_CLASSES.get(spec_class or "", {}).get("attributes", {})
+    return attributes
 
 
 @dataclass

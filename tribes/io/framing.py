@@ -44,7 +44,7 @@ def frame_length(body_length: int) -> int:
     return body_length + FRAME_OVERHEAD
 
 
-class FrameDecoder(fastpath.FrameDecoderCore):  # type: ignore[misc,valid-type]
+class FrameDecoder(fastpath.FrameDecoderCore):
     """Incremental frame decoder for one TCP connection.
 
     ``feed(chunk) -> list[bytes]`` returns every complete frame body. On bad input it raises a

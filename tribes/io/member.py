@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, replace
+from typing import Any
 
 from tribes import fastpath
 from tribes.io.errors import MemberDecodeError
@@ -23,6 +24,10 @@ __all__ = [
     "Member", "encode_member", "decode_member", "MemberDecodeError", "MemberPacket",
     "SHUTDOWN_PAYLOAD", "TRIBES_MBR_BEGIN", "TRIBES_MBR_END", "host_bytes",
 ]
+
+#: the decoded fields of a member packet, as the fast path returns them:
+#: (alive, port, secure_port, udp_port, host, command, domain, unique_id, payload)
+MemberFields = tuple[int, int, int, int, bytes, bytes, bytes, bytes, bytes]
 
 #: Member.SHUTDOWN_PAYLOAD: the command of the last packet of a stopping node.
 SHUTDOWN_PAYLOAD = b"BABY-ALEX"
@@ -100,7 +105,7 @@ class Member:
     def with_command(self, cmd: bytes) -> "Member":
         return replace(self, command=bytes(cmd))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "host": self.host_str, "port": self.port, "securePort": self.secure_port,
             "udpPort": self.udp_port, "uniqueId": self.unique_id.hex(),
@@ -126,7 +131,7 @@ def encode_member(member: Member) -> bytes:
     return packet
 
 
-def _member_from_fields(fields: tuple, packet: bytes | None = None) -> Member:
+def _member_from_fields(fields: MemberFields, packet: bytes | None = None) -> Member:
     alive, port, secure_port, udp_port, host, command, domain, unique_id, payload = fields
     member = Member(host=host, port=port, secure_port=secure_port, udp_port=udp_port, unique_id=unique_id,
                     domain=domain, payload=payload, command=command, alive=alive)

@@ -8,6 +8,8 @@
 - :mod:`delta_manager`: the sans-I/O DeltaManager state machine
 - :mod:`cluster`: SimpleTcpCluster (ClusterSessionListener routing, ordered sends over a GroupChannel)
 """
+from typing import Any
+
 from tribes.managers.delta_manager import (DeltaManager, DeltaManagerConfig, Send, SessionEvent,
                                            TooManyActiveSessionsException)
 from tribes.managers.delta_request import DeltaRequest, DeltaRequestError
@@ -23,7 +25,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # lazy: the cluster facade pulls in the channel layer
+def __getattr__(name: str) -> Any:  # lazy: the cluster facade pulls in the channel layer
     if name in ("SimpleTcpCluster", "DeltaContext", "context_name"):
         from tribes.managers import cluster
         return getattr(cluster, name)

@@ -446,8 +446,8 @@ class SimpleTcpCluster:
             return
         now = now_ms()
         if smsg.context_name is None:
-            for dm in list(self.managers.values()):
-                for item in dm.handle(smsg, sender, now):
+            for each in list(self.managers.values()):
+                for item in each.handle(smsg, sender, now):
                     self.enqueue(item)
             return
         dm = self.managers.get(smsg.context_name)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tribes import fastpath
+from tribes.channel import SendOptions
 from tribes.io.channel_data import ChannelData
 from tribes.io.framing import ACK_DATA, ACK_FRAME, FAIL_ACK_DATA, FAIL_ACK_FRAME, FrameDecoder, FramingError
 from tribes.io.member import _member_from_fields
@@ -31,8 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ["RxCore", "AckReader", "ConnectionRefused", "ack_before", "ack_after", "ACK_FRAME", "FAIL_ACK_FRAME"]
 
-USE_ACK = 0x2
-SYNCHRONIZED_ACK = 0x4
+# module-level ints of the vocabulary's bits (hot path: no enum arithmetic per message)
+USE_ACK = int(SendOptions.USE_ACK)
+SYNCHRONIZED_ACK = int(SendOptions.SYNCHRONIZED_ACK)
 #: an ACK body is 3 bytes; a peer answering with bigger frames is not speaking the ACK protocol
 MAX_ACK_FRAME_BODY = 1024
 

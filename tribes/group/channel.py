@@ -40,6 +40,7 @@ _decode_log = RateLimitedLog(log)  # undecodable payloads: a peer can send any n
 OFFLOOP_DECODE_BYTES = 64 * 1024
 
 BYTE_MESSAGE = SendOptions.BYTE_MESSAGE
+_BYTE = int(BYTE_MESSAGE)  # plain int on the per-message path: IntFlag operators cost microseconds
 
 # ByteMessage, UniqueId, ChannelListener, ErrorHandler: defined in tribes.channel, importable from here
 __all__ = ["GroupChannel", "ByteMessage", "UniqueId", "ChannelListener", "ErrorHandler"]
@@ -199,17 +200,17 @@ class GroupChannel(ChannelInterceptor):
             raise ChannelException("no destination given")
         if isinstance(message, ByteMessage):
             payload = message.message
-            options = int(options) | BYTE_MESSAGE
+            options = int(options) | _BYTE
         elif isinstance(message, SerializedMessage):
             payload = message.data
-            options = int(options) & ~BYTE_MESSAGE
+            options = int(options) & ~_BYTE
         else:
             from tribes.javaser import dumps
             try:
                 payload = dumps(message)
             except Exception as exc:
                 raise ChannelException(f"cannot serialize {type(message).__name__}: {exc}", cause=exc) from exc
-            options = int(options) & ~BYTE_MESSAGE
+            options = int(options) & ~_BYTE
         local = self.get_local_member(False)
         if local is None:
             raise ChannelException("channel not started: no local member (start the receiver first)")
@@ -227,7 +228,7 @@ class GroupChannel(ChannelInterceptor):
 
     # -- receiving -----------------------------------------------------------------------------------
     def message_received(self, msg: ChannelData) -> Awaitable[None] | None:
-        if msg.options & BYTE_MESSAGE:
+        if msg.options & _BYTE:
             fwd: Any = ByteMessage(msg.message)
         else:
             if len(msg.message) >= OFFLOOP_DECODE_BYTES:

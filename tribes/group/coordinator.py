@@ -25,6 +25,7 @@ from tribes.transport.receiver import NioReceiver
 from tribes.transport.transmitter import ReplicationTransmitter
 
 log = logging.getLogger("tribes.group")
+_MULTICAST = int(SendOptions.MULTICAST)  # plain int on the per-message path
 
 # the start levels are defined in tribes.channel and importable from here as before
 __all__ = ["ChannelCoordinator", "LocalOnlyMembership", "SND_RX_SEQ", "SND_TX_SEQ", "MBR_RX_SEQ",
@@ -116,7 +117,7 @@ class ChannelCoordinator(ChannelInterceptor):
                            payload: InterceptorPayload | None = None) -> None:
         if destination is None:
             destination = self.membership.members()
-        if msg.options & SendOptions.MULTICAST:
+        if msg.options & _MULTICAST:
             self.membership.broadcast(msg.encode_frame())
             return
         await self.sender.send_message(msg, destination)
@@ -197,6 +198,11 @@ class ChannelCoordinator(ChannelInterceptor):
     async def heartbeat(self) -> None:
         self.sender.heartbeat()
         await super().heartbeat()
+
+    async def flush(self, timeout: float = 30.0) -> bool:
+        """The bottom of the stack: wait until the transport's per-member queues are empty."""
+        flush = getattr(self.sender, "flush", None)
+        return bool(await flush(timeout)) if flush is not None else True
 
     def set_channel(self, channel: Channel | None) -> None:
         """The channel, and the membership service with it (Tomcat: ``membershipService.setChannel``)."""

@@ -22,6 +22,7 @@ from tribes.io.channel_data import ChannelData
 from tribes.membership.member import Member
 
 log = logging.getLogger("tribes.interceptors")
+_ASYNC = int(SendOptions.ASYNCHRONOUS)  # plain int on the per-message path
 
 
 __all__ = ["MessageDispatchInterceptor"]
@@ -58,7 +59,7 @@ class MessageDispatchInterceptor(ChannelInterceptor):
 
     async def send_message(self, destination: Sequence[Member], msg: ChannelData,
                            payload: InterceptorPayload | None = None) -> None:
-        if (msg.options & SendOptions.ASYNCHRONOUS) and self.run and self._queue is not None:
+        if (msg.options & _ASYNC) and self.run and self._queue is not None:
             size = len(msg.message)
             if self.current_size + size > self.max_queue_size:
                 if self.always_send:

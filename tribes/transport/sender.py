@@ -42,6 +42,8 @@ from tribes.transport.limits import SenderLimits
 
 log = logging.getLogger("tribes.transport")
 _tx_log = RateLimitedLog(log)
+_USE_ACK = int(SendOptions.USE_ACK)
+_UDP = int(SendOptions.UDP)
 
 __all__ = [
     "SenderState",
@@ -118,13 +120,13 @@ class _TxProtocol(asyncio.Protocol):
     connection's frames in order), so each ACK answers the oldest waiting send.
     """
 
-    __slots__ = ("transport", "reader", "waiters", "drain_waiter", "paused", "lost", "throw_on_fail")
+    __slots__ = ("transport", "reader", "waiters", "drain_waiters", "paused", "lost", "throw_on_fail")
 
     def __init__(self, throw_on_fail: bool) -> None:
         self.transport: asyncio.Transport | None = None
         self.reader = AckReader()
         self.waiters: collections.deque[asyncio.Future[bool]] = collections.deque()
-        self.drain_waiter: asyncio.Future[None] | None = None
+        self.drain_waiters: list[asyncio.Future[None]] = []
         self.paused = False
         self.lost: BaseException | None = None
         self.throw_on_fail = throw_on_fail
@@ -164,9 +166,10 @@ class _TxProtocol(asyncio.Protocol):
             w = self.waiters.popleft()
             if not w.done():
                 w.set_exception(ConnectionResetError(f"connection lost while waiting for ACK: {exc}"))
-        d = self.drain_waiter
-        if d is not None and not d.done():
-            d.set_exception(ConnectionResetError(f"connection lost while writing: {exc}"))
+        drains, self.drain_waiters = self.drain_waiters, []
+        for d in drains:
+            if not d.done():
+                d.set_exception(ConnectionResetError(f"connection lost while writing: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -177,10 +180,10 @@ class _TxProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.paused = False
-        d = self.drain_waiter
-        if d is not None and not d.done():
-            d.set_result(None)
-        self.drain_waiter = None
+        drains, self.drain_waiters = self.drain_waiters, []
+        for d in drains:
+            if not d.done():
+                d.set_result(None)
 
 
 class NioSender:
@@ -259,17 +262,19 @@ class NioSender:
             return True
         return False
 
-    async def send(self, frame: bytes, wait_ack: bool, deadline: float, wait_drain: bool = True) -> None:
+    async def send(self, frame: bytes, wait_ack: bool, deadline: float, wait_drain: bool = True) -> bool:
         """Write one frame (and await its ACK); raises OSError/RemoteProcessException/SendTimeoutError.
 
         Without ACK, ``wait_drain=False`` returns as soon as the frame is handed to the connection even
-        when its write buffer is over the high-water mark (the caller checks ``paused``)."""
+        when its write buffer is over the high-water mark (the caller checks ``paused``). True when the
+        peer showed it reads: its ACK arrived, or a full write buffer drained."""
         loop = asyncio.get_running_loop()
         if not self.is_connected:
             await self.connect(deadline - loop.time())
         p = self.protocol
         assert p is not None and p.transport is not None
         transport = p.transport
+        read = False
         if wait_ack:
             waiter: asyncio.Future[bool] = loop.create_future()
             p.waiters.append(waiter)
@@ -279,16 +284,19 @@ class NioSender:
                 await waiter
             finally:
                 handle.cancel()
+            read = True
         else:
             if p.paused and wait_drain:
                 await self.drain(deadline)
                 if p.transport is None or p.lost is not None:
                     raise ConnectionResetError(f"connection lost: {p.lost}")
                 transport = p.transport
+                read = True
             transport.write(frame)
             if p.lost is not None:
                 raise ConnectionResetError(f"connection lost: {p.lost}")
         self.request_count += 1
+        return read
 
     async def drain(self, deadline: float) -> None:
         """Wait until the connection's write buffer is below its low-water mark (or ``deadline``)."""
@@ -296,9 +304,8 @@ class NioSender:
         if p is None or not p.paused:
             return
         loop = asyncio.get_running_loop()
-        drain = p.drain_waiter
-        if drain is None or drain.done():
-            drain = p.drain_waiter = loop.create_future()
+        drain: asyncio.Future[None] = loop.create_future()
+        p.drain_waiters.append(drain)  # each waiter its own deadline; resumed in arrival order
         handle = loop.call_at(deadline, _expire, drain)
         try:
             await drain
@@ -406,7 +413,8 @@ class ParallelNioSender:
 
 
 def _name(member: Any) -> str:
-    return getattr(member, "name", repr(member))
+    name = getattr(member, "name", None)
+    return name if isinstance(name, str) else repr(member)
 
 
 class _Job:
@@ -445,6 +453,13 @@ class MemberLink:
         self.queued_bytes = 0
         self.active = False
         self.worker: asyncio.Task[None] | None = None
+        self._pending: list[bytes] | None = None
+        self._pending_bytes = 0
+        self.drain_waiting = 0
+        self._loop = asyncio.get_running_loop()
+        #: a send to this member timed out, and it has not read anything since
+        self.stalled = False
+        self._room: collections.deque[asyncio.Future[BaseException | None]] = collections.deque()
         self.sent = 0
         self.failed = 0
         self.refused = 0
@@ -453,23 +468,64 @@ class MemberLink:
     def idle(self) -> bool:
         return not self.active and not self.queue
 
+    def try_write(self, frame: bytes) -> bool:
+        """The common case of a send without ACK, with no coroutine and no queue: the link is idle and
+        its connection is up and not over its high-water mark. Frames written in one turn of the event
+        loop leave in one system call (they are joined when the turn ends, or at 256 KiB)."""
+        if self.active or self.queue or self.drain_waiting:
+            return False
+        s = self.sender
+        p = s.protocol
+        if p is None or p.paused or p.lost is not None:
+            return False
+        t = p.transport
+        if t is None or t.is_closing():
+            return False
+        pending = self._pending
+        if pending is None:
+            self._pending = [frame]
+            self._pending_bytes = len(frame)
+            self._loop.call_soon(self.flush_pending)
+        else:
+            pending.append(frame)
+            self._pending_bytes += len(frame)
+            if self._pending_bytes >= 262144:
+                self.flush_pending()
+        s.request_count += 1
+        self.sent += 1
+        o = s.options
+        if o.keep_alive_count >= 0 or o.keep_alive_time >= 0:
+            self.flush_pending()
+            s.keepalive()
+        return True
+
+    def flush_pending(self) -> None:
+        """Write the frames joined by ``try_write`` (before any other write of this link)."""
+        pending = self._pending
+        if pending is None:
+            return
+        self._pending = None
+        p = self.sender.protocol
+        t = p.transport if p is not None else None
+        if t is None or t.is_closing():
+            self.failed += len(pending)
+            _tx_log.warn("queued_send_failed", "Sender: %d frames to %s lost: the connection closed",
+                         len(pending), _name(self.member))
+            return
+        t.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
     async def send(self, frame: bytes, wait_ack: bool, deadline: float) -> BaseException | None:
         """Send one frame to this member; returns the error for this member, or None."""
+        if not wait_ack and self.try_write(frame):
+            return None
         if not self.active and not self.queue:
             s = self.sender
             p = s.protocol
             connected = p is not None and p.transport is not None and p.lost is None \
                 and not p.transport.is_closing()
-            if not wait_ack and connected and not p.paused:  # type: ignore[union-attr]
-                p.transport.write(frame)  # type: ignore[union-attr]  # the common case: no coroutine, no queue
-                s.request_count += 1
-                self.sent += 1
-                o = s.options
-                if o.keep_alive_count >= 0 or o.keep_alive_time >= 0:
-                    s.keepalive()
-                return None
             if wait_ack or not connected:
                 self.active = True
+                self.flush_pending()
                 try:
                     err = await self.pool._attempts(self, frame, wait_ack, deadline, wait_drain=False)
                 finally:
@@ -477,10 +533,35 @@ class MemberLink:
                     if self.queue:
                         self._kick()
                 return err
-            # no ACK, connected, write buffer over its high-water mark: queue behind it
+            if not self.stalled:
+                # no ACK, connected, write buffer over its high-water mark, the member reads: wait for
+                # the drain like Tomcat's blocking write (one shared future; waiters resume in order)
+                return await self._write_after_drain(frame, deadline)
+            # a stalled member: queue behind it (bounded; fail new when full)
         limits = self.pool.limits
-        if len(self.queue) >= limits.max_queue_messages or \
-                self.queued_bytes + len(frame) > limits.max_queue_bytes:
+        loop = asyncio.get_running_loop()
+        while self._room or self._full(len(frame)):
+            if self.stalled or wait_ack:
+                break
+            # a member that reads, only slower than we write: wait for room (backpressure, as
+            # Tomcat's blocking write), at most until this send's deadline
+            room: asyncio.Future[BaseException | None] = loop.create_future()
+            self._room.append(room)
+            handle = loop.call_at(deadline, _expire_result, room)
+            try:
+                err = await room
+            finally:
+                handle.cancel()
+                if self._room and self._room[0] is room:
+                    self._room.popleft()
+                elif room in self._room:
+                    self._room.remove(room)
+            if err is not None:
+                self.refused += 1
+                return err
+            if not self._full(len(frame)):
+                break
+        if self._full(len(frame)):
             self.refused += 1
             _tx_log.warn("queue_full", "Sender: the send queue of %s is full (%d messages, %d bytes; limits "
                          "max_queue_messages=%d, max_queue_bytes=%d): the member is slow or hung; refusing "
@@ -488,7 +569,6 @@ class MemberLink:
                          limits.max_queue_messages, limits.max_queue_bytes)
             return SendQueueFullError(f"send queue of {_name(self.member)} is full "
                                       f"({len(self.queue)} messages, {self.queued_bytes} bytes)")
-        loop = asyncio.get_running_loop()
         fut: asyncio.Future[BaseException | None] | None = loop.create_future() if wait_ack else None
         self.queue.append(_Job(frame, wait_ack, deadline, fut))
         self.queued_bytes += len(frame)
@@ -501,6 +581,47 @@ class MemberLink:
         finally:
             handle.cancel()
 
+    async def _write_after_drain(self, frame: bytes, deadline: float) -> BaseException | None:
+        s = self.sender
+        self.drain_waiting += 1
+        try:
+            while True:
+                p = s.protocol
+                if p is None or p.transport is None or p.lost is not None or p.transport.is_closing():
+                    return ConnectionResetError(f"connection to {_name(self.member)} lost while its write "
+                                                f"buffer was full")
+                if not p.paused:
+                    break
+                await s.drain(deadline)
+                if self.stalled:
+                    self.stalled = False
+        except SendTimeoutError as exc:
+            if not self.stalled:
+                self.stalled = True
+                _tx_log.warn("stalled", "Sender: %s has not read for %d ms (timeout); new messages for it "
+                             "queue up (bounded) and are refused when its queue is full, until it reads again",
+                             _name(self.member), self.pool.options.timeout)
+            return exc
+        finally:
+            self.drain_waiting -= 1
+        self.flush_pending()
+        p.transport.write(frame)
+        s.request_count += 1
+        self.sent += 1
+        return None
+
+    def _full(self, extra: int) -> bool:
+        limits = self.pool.limits
+        return len(self.queue) >= limits.max_queue_messages or \
+            self.queued_bytes + extra > limits.max_queue_bytes
+
+    def wake_room(self) -> None:
+        """Let the oldest send waiting for room in the queue try again."""
+        for room in self._room:
+            if not room.done():
+                room.set_result(None)
+                return
+
     def _kick(self) -> None:
         if self.worker is None or self.worker.done():
             self.worker = asyncio.get_running_loop().create_task(self._drain_queue())
@@ -511,12 +632,15 @@ class MemberLink:
         while self.queue and not self.active:
             job = self.queue.popleft()
             self.queued_bytes -= len(job.frame)
+            if self._room:
+                self.wake_room()
             fut = job.future
             if fut is not None and fut.done():
                 continue  # its caller's deadline passed while it waited
             if loop.time() >= job.deadline:
                 err: BaseException | None = SendTimeoutError("timed out in the send queue of a slow member")
             else:
+                self.flush_pending()
                 self.active = True
                 try:
                     err = await pool._attempts(self, job.frame, job.wait_ack, job.deadline, wait_drain=True)
@@ -531,12 +655,16 @@ class MemberLink:
                              _name(self.member), type(err).__name__, err)
 
     def close(self) -> None:
+        self.flush_pending()
         self.sender.disconnect()
         while self.queue:
             job = self.queue.popleft()
             if job.future is not None and not job.future.done():
                 job.future.set_result(ChannelException("sender closed"))
         self.queued_bytes = 0
+        for room in self._room:
+            if not room.done():
+                room.set_result(ChannelException("sender closed"))
         w = self.worker
         if w is not None and not w.done():
             w.cancel()
@@ -621,6 +749,16 @@ class PooledParallelSender:
     def in_use_pool_size(self) -> int:
         return self._in_use
 
+    async def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every member's queue is empty and nothing is in flight; False after ``timeout`` s."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while any(not link.idle for link in self.links.values()):
+            if loop.time() > end:
+                return False
+            await asyncio.sleep(0.002)
+        return True
+
     def link(self, member: Any) -> MemberLink:
         link = self.links.get(member)
         if link is None:
@@ -630,15 +768,19 @@ class PooledParallelSender:
     async def send_message(self, destination: Sequence[Any], frame: bytes, options: int) -> None:
         if not self.connected:
             raise ChannelException("sender is not connected (transmitter not started)")
-        if options & SendOptions.UDP:
+        if int(options) & _UDP:
             cx = ChannelException("SEND_OPTIONS_UDP (0x20) is not supported: this node has no UDP sender; "
                                   "clear the bit to send over TCP")
             for m in destination:
                 cx.add_faulty_member(m, ValueError("UDP sends are not supported"))
             raise cx
-        deadline = asyncio.get_running_loop().time() + self.options.timeout / 1000.0
-        wait_ack = bool(options & SendOptions.USE_ACK)
-        self._in_use += 1
+        wait_ack = bool(int(options) & _USE_ACK)
+        if not wait_ack and len(destination) == 1:
+            link = self.links.get(destination[0])
+            if link is not None and link.try_write(frame):
+                return
+        deadline = time.monotonic() + self.options.timeout / 1000.0  # the event loop's clock
+        self.__dict__["_in_use"] += 1
         try:
             if len(destination) == 1:
                 member = destination[0]
@@ -656,7 +798,7 @@ class PooledParallelSender:
                 if not errors:
                     return
         finally:
-            self._in_use -= 1
+            self.__dict__["_in_use"] -= 1
         timed_out = any(isinstance(e, SendTimeoutError) for _, e in errors)
         msg = f"operation timed out ({self.options.timeout} ms)" if timed_out else "send failed"
         cx = ChannelException(msg, cause=errors[0][1])
@@ -673,9 +815,14 @@ class PooledParallelSender:
         attempt = 0
         while True:
             try:
-                await sender.send(frame, wait_ack, deadline, wait_drain)
+                read = await sender.send(frame, wait_ack, deadline, wait_drain)
             except SendTimeoutError as exc:
                 sender.disconnect()
+                if not link.stalled:
+                    link.stalled = True
+                    _tx_log.warn("stalled", "Sender: %s does not answer within %d ms (timeout); new messages "
+                                 "for it are refused while its queue is full, until it reads again",
+                                 _name(member), self.options.timeout)
                 return exc
             except (OSError, RemoteProcessException, EOFError) as exc:
                 attempt += 1
@@ -695,6 +842,9 @@ class PooledParallelSender:
                 return exc
             else:
                 link.sent += 1
+                if read and link.stalled:
+                    link.stalled = False
+                    link.wake_room()
                 st = self.states.get(member)
                 if st is not None and st.state:
                     st.set_ready()

@@ -32,6 +32,10 @@ class ReplicationTransmitter:
     async def send_message(self, message: ChannelData, destination: Sequence[Any]) -> None:
         await self.transport.send_message(destination, message.encode_frame(), message.options)
 
+    async def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every queued frame has been written (and ACKed when asked); False on timeout."""
+        return await self.transport.flush(timeout)
+
     def heartbeat(self) -> None:
         self.transport.keepalive()
 

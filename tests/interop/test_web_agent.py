@@ -38,7 +38,10 @@ def cluster(lab: Lab, tomcat_cluster: Callable[..., TomcatCluster]) -> TomcatClu
 
 @pytest.fixture(scope="module")
 def web(lab: Lab, cluster: TomcatCluster) -> Iterator[PyWeb]:
-    yield from web_fixture(lab, cluster, lambda h: gunicorn("examples.flask_app.app:app", h, workers=4))
+    # the agent reads the Tomcat node's own server.xml (its <Cluster>); --bind/--jvm-route override it
+    server_xml = os.path.join(cluster.nodes[0].base, "conf", "server.xml")
+    yield from web_fixture(lab, cluster, lambda h: gunicorn("examples.flask_app.app:app", h, workers=4),
+                           config=server_xml)
 
 
 def member_events(cluster: TomcatCluster, address: str) -> list[tuple[str, int]]:

@@ -27,12 +27,12 @@ class PyWeb:
     """`tribes agent` (jvmRoute py1, contexts /app and ROOT) + one web server in host `host`."""
 
     def __init__(self, host: Host, server: Sequence[str], port: int = 8000, route: str = "py1",
-                 agent_args: Sequence[str] = (), env: dict[str, str] | None = None) -> None:
+                 agent_args: Sequence[str] = (), env: dict[str, str] | None = None, config: str | None = None) -> None:
         self.host = host
         self.port = port
         self.route = route
         self.server_cmd = list(server)
-        self.agent_args = list(agent_args)
+        self.agent_args = list(agent_args) + (["--config", config] if config else [])
         self.workdir = f"/tmp/tribes-wc-{host.ns}"
         os.makedirs(self.workdir, exist_ok=True)
         os.chmod(self.workdir, 0o755)
@@ -42,6 +42,9 @@ class PyWeb:
         self.server: subprocess.Popen[Any] | None = None
         self.agent_log = os.path.join(self.workdir, "agent.log")
         self.server_log = os.path.join(self.workdir, "server.log")
+        for stale in (self.agent_log, self.server_log):       # logs of an earlier run of this lab
+            if os.path.exists(stale):
+                os.unlink(stale)
 
     @property
     def url(self) -> str:

@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import base64
+import copy
+import dataclasses
 import functools
 import json
 import sys
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, TextIO, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from tribes.isotime import iso_time as iso_time  # the one format of the event lines
 
@@ -104,3 +107,42 @@ def network_options(func: F) -> F:
     for option in reversed(options):
         wrapper = option(wrapper)
     return wrapper  # type: ignore[return-value]
+
+
+_NET_FIELDS = {f.name for f in dataclasses.fields(NetworkOptions)}
+
+
+class SharedOptionsGroup(click.Group):
+    """A command group whose options may also be given after the sub-command.
+
+    ``tribes sessions --bind 10.0.0.5 create ...`` and ``tribes sessions create --bind 10.0.0.5 ...``
+    mean the same: every option of the group that a sub-command does not have itself is added to
+    it, and a value given there (on the command line or in the environment) replaces the group's in
+    ``ctx.obj`` (the network flags in ``ctx.obj["net"]``, the others under their names). The group's
+    callback must set ``ctx.obj`` to a dict before the sub-command runs.
+    """
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        super().add_command(cmd, name)
+        own = {p.name for p in cmd.params}
+        shared = [p for p in self.params if isinstance(p, click.Option) and p.name not in own]
+        if not shared or cmd.callback is None:
+            return
+        cmd.params.extend(copy.copy(p) for p in shared)
+        names = [p.name for p in shared if p.name is not None]
+        callback = cmd.callback
+
+        @functools.wraps(callback)
+        def with_late_options(*args: Any, **kwargs: Any) -> Any:
+            ctx = click.get_current_context()
+            late = {n: kwargs.pop(n) for n in names if n in kwargs}
+            given = {n: v for n, v in late.items()
+                     if ctx.get_parameter_source(n) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)}
+            if given and isinstance(ctx.obj, dict):
+                net = {k: v for k, v in given.items() if k in _NET_FIELDS}
+                if net and isinstance(ctx.obj.get("net"), NetworkOptions):
+                    ctx.obj["net"] = dataclasses.replace(ctx.obj["net"], **net)
+                ctx.obj.update({k: v for k, v in given.items() if k not in _NET_FIELDS})
+            return callback(*args, **kwargs)
+
+        cmd.callback = with_late_options

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import click
 
 from tribes.cli.common import (EXIT_ERRORS, EXIT_INTERRUPTED, EXIT_NETWORK, EXIT_OK, NetworkOptions,
-                               emit_json, iso_time, network_options)
+                               SharedOptionsGroup, emit_json, iso_time, network_options)
 
 log = logging.getLogger("tribes.cli.sessions")
 
@@ -200,11 +200,11 @@ Examples:
   tribes sessions --bind 10.0.0.5 set ID.tomcat1 n 8 --context /app --java-type Integer
   tribes sessions --bind 10.0.0.5 invalidate ID.tomcat1 --context /app   # log that user out everywhere
 
-Network flags and --json go before the sub-command. Exit status: 0 ok, 1 session not found or a
+Network flags and --json go before or after the sub-command. Exit status: 0 ok, 1 session not found or a
 send failed, 3 bad flags, 4 could not join the cluster, 130 Ctrl-C."""
 
 
-@click.group("sessions", invoke_without_command=True, epilog=SESSIONS_EXAMPLES)
+@click.group("sessions", cls=SharedOptionsGroup, invoke_without_command=True, epilog=SESSIONS_EXAMPLES)
 @network_options
 @_cluster_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (kind session / event / ready).")

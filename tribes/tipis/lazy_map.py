@@ -94,6 +94,8 @@ class LazyReplicatedMap:
         self._ping: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unknown: _UnknownMaps | None = None
+        #: how long start() took (INIT, STATE, START), as Tomcat's "initialization was completed in [N] ms"
+        self.init_ms: float | None = None
 
     @property
     def map_name(self) -> str:
@@ -130,8 +132,9 @@ class LazyReplicatedMap:
                 raise RuntimeError(f"unable to start replicated map {self.map_name}: {exc}") from exc
             log.warning("map %s: unable to send the start messages (continuing): %s", self.map_name, exc)
         self.core.state = INITIALIZED
-        log.info("map %s: initialized in %d ms (%d members, %d entries)", self.map_name,
-                 int((time.monotonic() - t0) * 1000), len(self.core.map_members), len(self.core.entries))
+        self.init_ms = (time.monotonic() - t0) * 1000
+        log.info("map %s: initialized in %d ms (%d members, %d entries)", self.map_name, int(self.init_ms),
+                 len(self.core.map_members), len(self.core.entries))
 
     async def _broadcast(self, msgtype: int) -> None:
         members = self._others()

@@ -9,6 +9,8 @@ APT_PACKAGES=(tomcat10-common libtomcat9-java tcpdump curl iproute2 tshark)
 APT_PACKAGES+=(apache2-bin chromium chromium-driver redis-server)
 # cloud membership (issue 16): dnsmasq-base (no service; the lab runs dnsmasq by hand in its hub namespace)
 APT_PACKAGES+=(dnsmasq-base)
+# network faults in the lab (issue 19): nft loss/duplication/partition rules inside lab namespaces only
+APT_PACKAGES+=(nftables)
 need_apt=0
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt=1

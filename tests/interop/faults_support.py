@@ -35,6 +35,15 @@ CTX = "/app"
 
 
 # ------------------------------------------------------------------------------------ faults
+def missing_tools() -> str | None:
+    """Why faults cannot be injected here (None: they can)."""
+    import shutil
+    for tool, pkg in (("nft", "nftables"), ("tc", "iproute2")):
+        if shutil.which(tool) is None:
+            return f"`{tool}` is missing: apt-get install {pkg} (scripts/setup.sh installs it)"
+    return None
+
+
 def nft(host: Host, script: str) -> None:
     r = host.run(["nft", "-f", "-"], input=script)
     if r.returncode != 0:

@@ -40,7 +40,7 @@ class Bed:
 
 @pytest.fixture(scope="module")
 def bed() -> Iterator[Bed]:
-    why = missing_requirements()
+    why = missing_requirements() or fs.missing_tools()
     if why:
         pytest.skip(f"interop bed unavailable: {why}")
     require_root_and_java(10, tomcat=True)

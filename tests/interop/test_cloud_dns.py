@@ -11,16 +11,22 @@ from the same <Cluster> (its server.xml). Checked:
 * a Tomcat node that DNS does not list yet talks to the cluster: Tomcat's provider makes it a member
   (its accept()), the Python node does not (acceptUnknownSenders is off by default); once DNS lists
   it, the Python node adds it without a restart;
-* a node removed from DNS and killed expires on every other node.
+* a node removed from DNS and killed expires on every other node;
+* ``tribes members --membership dns --dns-name`` in another namespace lists the same members and ids.
 
 Tomcat 10.1 runs in the default tier; 9.0.70 (whose cloud classes exist too) in ``slow``.
 """
 from __future__ import annotations
 
+import json
+import os
+import sys
+
 import pytest
 
 from interop.cloud.dnsmasq import missing as dnsmasq_missing
 from interop.fixtures import require_root_and_java
+from interop.lab import REPO_ROOT
 from interop.tomcat.node import Browser
 from tests.interop.cloud_support import SERVICE, CloudLab, cloud_cluster_config, ip_id, wait_for
 
@@ -80,6 +86,17 @@ def test_dns_membership_with_tomcat(version: str) -> None:
             assert b.get(t2, "/app/set", {"name": "cart", "type": "int", "value": "8"}).status == 200
             return py.sender_ids().get(t2_ip) == ip_id(t2_ip)
         wait_for("t2's frames carry MD5 of its address", t2_own_id, timeout=60, interval=1.0)
+
+        # `tribes members --membership dns` in another namespace lists the same members and ids
+        cli = cl.host("cli", 60)
+        res = cli.run([sys.executable, "-m", "tribes", "members", "--membership", "dns", "--dns-name", SERVICE,
+                       "--bind", cli.address, "--duration", "1.5", "--json"],
+                      env={**os.environ, "PYTHONPATH": REPO_ROOT}, timeout=60)
+        assert res.returncode == 0, res.stderr
+        out = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
+        assert {o["host"]: o["uniqueId"] for o in out if o["kind"] == "member" and o["event"] == "added"} == \
+            {a: ip_id(a).hex() for a in (t1_ip, t2_ip, py_ip)}
+        assert next(o for o in out if o["kind"] == "local")["uniqueId"] == "00" * 16  # not listed itself
 
         # Python -> Tomcat: a session made on the Python node reaches both Tomcat nodes
         pid = py.call("create", ctx="/app", attrs={"made-by": "python"})["id"]

@@ -380,3 +380,23 @@ def test_unknown_senders_become_members_only_when_configured(dnsmasq: Dnsmasq, a
         assert hosts_ == ["127.0.0.2"] and uid == md5_id("127.0.0.2") and count == 1
     else:
         assert hosts_ == [] and count == 0
+
+
+def test_stopping_tx_keeps_polling_stopping_rx_ends_it(dnsmasq: Dnsmasq) -> None:
+    from tribes.membership.service import MBR_RX, MBR_TX
+
+    async def run() -> None:
+        s = service(DNSMembershipProvider("tomcat.tribes.lab", nameservers=["127.0.0.1"], dns_port=dnsmasq.port))
+        events = s.events()
+        await s.start(MBR_RX)
+        await s.start(MBR_TX)
+        assert len(s.members()) == 2
+        await s.stop(MBR_TX)
+        assert len(s.members()) == 2 and s._poller is not None
+        await s.poll()
+        await s.stop(MBR_RX)
+        assert s.members() == [] and s._poller is None
+        seen = [e async for e in events]  # the iterator ends when the service stops
+        assert [e.kind.value for e in seen] == ["added", "added"]
+
+    asyncio.run(run())

@@ -217,7 +217,7 @@ class CloudMembershipService(MembershipService):
 
     async def stop(self, level: int = MBR_ALL) -> None:
         self.start_level &= ~level
-        if level & MBR_RX == 0 and self.start_level:
+        if not (level & MBR_RX) and self.start_level:  # MBR_TX alone: nothing to stop (Tomcat polls on RX)
             return
         poller, self._poller = self._poller, None
         if poller is not None:

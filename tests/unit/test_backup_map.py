@@ -279,3 +279,45 @@ def test_server_xml_selects_backup_manager_with_its_attributes() -> None:
     ctx = cluster.manager("/app")
     assert isinstance(ctx, BackupContext) and ctx.backup_manager.map_name == "localhost#/app-map"
     assert ctx.backup_manager.config.rpc_timeout == 2000
+
+
+def test_big_state_transfer_is_built_and_read_off_the_loop_and_complete() -> None:
+    """2,000 entries: the STATE reply is built in a worker thread and read in one; the loop keeps ticking."""
+    async def go() -> None:
+        a_ch, b_ch = channel(), channel()
+        await a_ch.start()
+        await b_ch.start()
+        a = BackupManager("localhost#/app", BackupManagerConfig(rpc_timeout=20000), "pya")
+        b = BackupManager("localhost#/app", BackupManagerConfig(rpc_timeout=20000), "pyb")
+        try:
+            await a.start(a_ch)
+            now = int(time.time() * 1000)
+            ids = {a.create_session(now).id for _ in range(2000)}
+            a_ch.membership_service.add_member(b_ch.local_member)  # type: ignore[attr-defined]
+            b_ch.membership_service.add_member(a_ch.local_member)  # type: ignore[attr-defined]
+            await asyncio.sleep(0.1)
+            gaps: list[float] = []
+
+            async def ticker() -> None:
+                last = time.monotonic()
+                while True:
+                    await asyncio.sleep(0.01)
+                    t = time.monotonic()
+                    gaps.append(t - last)
+                    last = t
+            tick = asyncio.ensure_future(ticker())
+            await b.start(b_ch)
+            tick.cancel()
+            assert b.map is not None and set(b.map.entries) >= ids
+            assert all(b.map.entries[i].primary == a_ch.local_member for i in ids)
+            assert gaps and max(gaps) < 5.0   # never near accessTimeout (generous: the machine is shared)
+            # B's START made it a map member of A: A's primaries without a backup now get B (mapMemberAdded)
+            await a.flush()
+            await until(lambda: {b.map.entries[i].role for i in ids} == {"backup"}, timeout=60)
+            assert all(a.map.entries[i].backup_nodes == (b_ch.local_member,) for i in ids)
+        finally:
+            await b.stop()
+            await a.stop()
+            await a_ch.stop()
+            await b_ch.stop()
+    asyncio.run(go())

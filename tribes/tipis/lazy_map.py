@@ -25,7 +25,8 @@ from typing import Any, Sequence
 from tribes.group.rpc import ALL_REPLY, FIRST_REPLY, RpcChannel
 from tribes.membership.member import Member
 from tribes.ratelimit import RateLimitedLog
-from tribes.tipis.map_message import MAP_MESSAGE_CLASS, MSG_INIT, MSG_START, MSG_STOP, MapMessage, MapMessageError
+from tribes.tipis.map_message import (MAP_MESSAGE_CLASS, MSG_INIT, MSG_START, MSG_STATE, MSG_STATE_COPY, MSG_STOP,
+                                      MapMessage, MapMessageError)
 from tribes.tipis.map_message import version_key
 from tribes.tipis.replicated_map import (DESTROYED, INITIALIZED, NEW, STATETRANSFERRED, Action, MapEntry,
                                          MapValueHandler, Publish, ReplicatedMapCore, Send)
@@ -157,7 +158,10 @@ class LazyReplicatedMap:
                     self._version_for([backup])), FIRST_REPLY, self.core.channel_send_options, self.core.rpc_timeout)
                 if resp and resp[0].message is not None:
                     reply = MapMessage.from_java(resp[0].message)
-                    self._run(self.core.apply_state(reply, resp[0].source, now_ms()))
+                    # a big map: deserialize the list off the event loop (pings must still be answered)
+                    value = await asyncio.to_thread(reply.value) if len(reply.value_bytes or b"") > 65536 \
+                        else reply.value()
+                    self._run(self.core.apply_state(reply, resp[0].source, now_ms(), value))
                     log.info("map %s: state received from %s: %d entries", self.map_name, backup.name,
                              len(self.core.entries))
                 else:
@@ -398,6 +402,18 @@ class LazyReplicatedMap:
             return None
         if mm.map_id != self.core.map_id:
             return None
+        if mm.msgtype in (MSG_STATE, MSG_STATE_COPY):
+            # a snapshot now, the bytes in a worker thread: a big map must not hold the event loop
+            snapshot = self.core.state_snapshot(mm.msgtype == MSG_STATE_COPY)
+            version = self._version_for([sender])
+
+            async def build() -> Any:
+                if len(snapshot) > 500:
+                    r = await asyncio.to_thread(self.core.build_state_reply, mm, snapshot, version)
+                else:
+                    r = self.core.build_state_reply(mm, snapshot, version)
+                return r.to_java(version)
+            return build()
         reply, actions = self.core.reply_request(mm, sender, now_ms())
         self._run(actions)
         if mm.member_versions:

@@ -399,15 +399,7 @@ class ReplicatedMapCore:
             return MapMessage(msg.map_id, msg.msgtype, msg.diff, msg.key_bytes,
                               self.handler.encode_value(entry.value), msg.diff_value, msg.primary, msg.nodes), []
         if t in (MSG_STATE, MSG_STATE_COPY):
-            copy = t == MSG_STATE_COPY
-            items = []
-            for entry in list(self.entries.values()):
-                vb = self.handler.encode_value(entry.value) if copy and entry.value is not None else None
-                items.append(self.msg(MSG_COPY if copy else MSG_PROXY, entry.key, vb, primary=entry.primary,
-                                      nodes=entry.backup_nodes).to_java(self.tomcat_version))
-            from tribes.javaser import JavaArrayList, dumps
-            return MapMessage(msg.map_id, msg.msgtype, msg.diff, msg.key_bytes, dumps(JavaArrayList(items)),
-                              msg.diff_value, msg.primary, msg.nodes), []
+            return self.build_state_reply(msg, self.state_snapshot(t == MSG_STATE_COPY)), []
         if t == MSG_PING:
             from tribes.javaser import dumps
             return MapMessage(msg.map_id, msg.msgtype, msg.diff, msg.key_bytes, dumps(state_value(self.state)),
@@ -454,9 +446,30 @@ class ReplicatedMapCore:
     def state_message(self) -> MapMessage:
         return MapMessage(self.map_id, MSG_STATE)
 
-    def apply_state(self, reply: MapMessage, source: Member, now: int) -> list[Action]:
-        """The STATE reply: an ArrayList of PROXY (COPY) MapMessages, each handled as if received."""
-        value = reply.value()
+    def state_snapshot(self, copy: bool) -> list[tuple[Any, bytes | None, Member | None, tuple[Member, ...] | None]]:
+        """What a STATE (STATE_COPY) reply lists, taken at once: (key, value bytes, primary, backup nodes)."""
+        h = self.handler
+        return [(e.key, h.encode_value(e.value) if copy and e.value is not None else None, e.primary, e.backup_nodes)
+                for e in self.entries.values()]
+
+    def build_state_reply(self, request: MapMessage,
+                          snapshot: list[tuple[Any, bytes | None, Member | None, tuple[Member, ...] | None]],
+                          version: str | None = None) -> MapMessage:
+        """The STATE reply to ``request``: an ArrayList of PROXY (COPY) MapMessages. Pure: it reads only the
+        snapshot, so the driver may build a large one in a worker thread."""
+        from tribes.javaser import JavaArrayList, dumps
+        copy = request.msgtype == MSG_STATE_COPY
+        v = version or self.tomcat_version
+        items = [MapMessage(self.map_id, MSG_COPY if copy else MSG_PROXY, False, dumps(key), vb, None, primary,
+                            nodes).to_java(v) for key, vb, primary, nodes in snapshot]
+        return MapMessage(request.map_id, request.msgtype, request.diff, request.key_bytes,
+                          dumps(JavaArrayList(items)), request.diff_value, request.primary, request.nodes)
+
+    def apply_state(self, reply: MapMessage, source: Member, now: int, value: Any = None) -> list[Action]:
+        """The STATE reply: an ArrayList of PROXY (COPY) MapMessages, each handled as if received
+        (``value``: the reply's value already deserialized, e.g. in a worker thread)."""
+        if value is None:
+            value = reply.value()
         if not isinstance(value, list):
             raise MapMessageError(f"STATE reply value is {type(value).__name__}, not ArrayList")
         out: list[Action] = []

@@ -64,7 +64,7 @@ async def run_members(net: NetworkOptions, membership: str, dns_name: str | None
     from tribes.cli.members import _default_address, _human, _member_fields
     from tribes.io.member import host_bytes
     from tribes.isotime import iso_time
-    from tribes.membership.acceptor import ProbeAcceptor
+    from tribes.cli.acceptor import ProbeAcceptor
     from tribes.membership.cloud import CloudMembershipService
     from tribes.membership.mcast import McastConfigError, resolve_bind
     from tribes.membership.service import MembershipError, epoch_ms

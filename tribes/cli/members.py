@@ -65,7 +65,7 @@ def _human(kind: str, ev_time: int | None, member: Any, reason: str = "") -> str
 
 async def _run(net: NetworkOptions, join: bool, as_json: bool, frequency: int, drop_time: int,
                ttl: int | None, announce_uptime: bool, auto_bind: int) -> int:
-    from tribes.membership.acceptor import ProbeAcceptor
+    from tribes.cli.acceptor import ProbeAcceptor
     from tribes.membership.mcast import McastConfigError, McastService, resolve_bind
     from tribes.membership.service import MBR_ALL, MBR_RX, MembershipError, epoch_ms
 

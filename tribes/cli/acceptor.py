@@ -17,82 +17,44 @@ Tomcat ``DeltaManager`` that picked this node as the oldest member sends it
 ``EVT_GET_ALL_SESSIONS`` and would wait 60 s for the state; the acceptor replies
 ``EVT_ALL_SESSION_NOCONTEXTMANAGER`` for that context, exactly what Tomcat's own
 ``ClusterSessionListener`` answers for a context it does not have (protocol reference 6.1/6.4).
+The messages are read and written with the session message codec of ``tribes.managers`` (this
+helper of ``tribes members --join`` sits in the CLI layer, above every codec it uses).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import socket
-import struct
 import time
 from typing import Callable
 
-from tribes.channel import SendOptions
+from tribes.channel import SendOptions, new_unique_id
+from tribes.interceptors.tcp_failure_detector import TCP_FAIL_DETECT
+from tribes.io.channel_data import ChannelData
+from tribes.io.framing import ACK_FRAME, FrameDecoder, FramingError
 from tribes.io.member import Member
 
-__all__ = ["ProbeAcceptor", "TCP_FAIL_DETECT", "get_all_sessions_context", "no_context_manager_message"]
+__all__ = ["ProbeAcceptor", "TCP_FAIL_DETECT", "no_context_manager_answer"]
 
-log = logging.getLogger("tribes.membership.acceptor")
-
-# TcpFailureDetector.TCP_FAIL_DETECT (64 bytes), the payload of the detector's probe frame.
-TCP_FAIL_DETECT = bytes.fromhex(
-    "4fa77348798243c99f6f8980a15b07147dd9525bebf1439ab77ebe8f81671eb6"
-    "3715be87457e4ca8bf0a4d135338153255f694b73afa407891047dd77284c0d5")
+log = logging.getLogger("tribes.cli.acceptor")
 
 _MAX_BUFFER = 1 << 16  # bytes kept per connection to look for the probe marker
 
-# Java serialization of org.apache.catalina.ha.session.SessionMessageImpl up to the field values:
-# the constant 275-byte prefix (class descriptors of SessionMessageImpl SUID 2 and
-# ClusterMessageBase SUID 1), identical in 9.0.70 and 10.1.x (protocol reference 6.2, verified).
-SESSION_MESSAGE_PREFIX = bytes.fromhex(
-    "aced0005737200316f72672e6170616368652e636174616c696e612e68612e73657373696f6e2e53657373696f6e4d65"
-    "7373616765496d706c00000000000000020200074900086d45767454797065"
-    "4a001673657269616c697a6174696f6e54696d657374616d70"
-    "5a000c74696d657374616d70536574"
-    "4c000c6d436f6e746578744e616d6574" "00124c6a6176612f6c616e672f537472696e673b"
-    "5b00086d53657373696f6e7400025b42" "4c000a6d53657373696f6e494471007e0001"
-    "4c0008756e6971756549647100" "7e0001"
-    "787200296f72672e6170616368652e636174616c696e612e68612e436c75737465724d65737361676542617365"
-    "000000000000000102000" "14a000974696d657374616d707870")
-assert len(SESSION_MESSAGE_PREFIX) == 275, len(SESSION_MESSAGE_PREFIX)
-EVT_GET_ALL_SESSIONS = 4
-EVT_ALL_SESSION_NOCONTEXTMANAGER = 16
+def no_context_manager_answer(payload: bytes) -> tuple[str, bytes] | None:
+    """ClusterSessionListener's answer for a node without managers: a ``GET_ALL_SESSIONS`` for any
+    context gets ``EVT_ALL_SESSION_NOCONTEXTMANAGER`` (context, serialized reply); else None."""
+    from tribes.managers.delta_manager import no_context_manager_reply
+    from tribes.managers.session_message import EVT_GET_ALL_SESSIONS, SessionMessage, SessionMessageError
 
-
-def _java_string(text: str) -> bytes:
-    raw = text.encode("utf-8")  # context names here are ASCII; modified UTF-8 = UTF-8 for them
-    return b"\x74" + struct.pack(">H", len(raw)) + raw
-
-
-def get_all_sessions_context(payload: bytes) -> str | None:
-    """The context name of a serialized ``EVT_GET_ALL_SESSIONS`` SessionMessageImpl, else None."""
-    if not payload.startswith(SESSION_MESSAGE_PREFIX):
-        return None
-    pos = len(SESSION_MESSAGE_PREFIX) + 8  # ClusterMessageBase.timestamp (always 0)
-    if len(payload) < pos + 4 + 8 + 1 + 3:
-        return None
-    (evt,) = struct.unpack_from(">i", payload, pos)
-    if evt != EVT_GET_ALL_SESSIONS:
-        return None
-    pos += 4 + 8 + 1
-    if payload[pos] != 0x74:
-        return None
-    (n,) = struct.unpack_from(">H", payload, pos + 1)
-    raw = payload[pos + 3:pos + 3 + n]
-    if len(raw) != n:
+    if not payload.startswith(b"\xac\xed"):
         return None
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
+        msg = SessionMessage.decode(payload)
+    except SessionMessageError:
         return None
-
-
-def no_context_manager_message(context: str) -> bytes:
-    """Serialized ``SessionMessageImpl(EVT_ALL_SESSION_NOCONTEXTMANAGER)`` as ClusterSessionListener
-    builds it: sessionID ``NO-CONTEXT-MANAGER``, uniqueId ``NO-CONTEXT-MANAGER-<ctx>``, no timestamp."""
-    return (SESSION_MESSAGE_PREFIX + b"\x00" * 8 + struct.pack(">iq", EVT_ALL_SESSION_NOCONTEXTMANAGER, 0)
-            + b"\x00" + _java_string(context) + b"\x70" + _java_string("NO-CONTEXT-MANAGER")
-            + _java_string("NO-CONTEXT-MANAGER-" + context))
+    if msg.event_type != EVT_GET_ALL_SESSIONS or msg.context_name is None:
+        return None
+    return msg.context_name, no_context_manager_reply(msg.context_name).encode()
 
 
 class ProbeAcceptor:
@@ -148,9 +110,6 @@ class ProbeAcceptor:
         await self.stop()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        from tribes.io.channel_data import ChannelData
-        from tribes.io.framing import ACK_FRAME, FrameDecoder, FramingError
-
         self.connections += 1
         decoder = FrameDecoder(16 * 1024 * 1024)
         try:
@@ -176,22 +135,19 @@ class ProbeAcceptor:
                     if payload == TCP_FAIL_DETECT:
                         self.probes += 1
                     elif self.answer_get_all:
-                        ctx = get_all_sessions_context(payload)
-                        if ctx is not None:
-                            asyncio.ensure_future(self._no_context_manager(ctx, msg.address))
+                        answer = no_context_manager_answer(payload)
+                        if answer is not None:
+                            asyncio.ensure_future(self._no_context_manager(answer[0], answer[1], msg.address))
         except (asyncio.TimeoutError, ConnectionError, OSError):
             pass
         finally:
             writer.close()
 
-    async def _no_context_manager(self, context: str, to: Member) -> None:
-        from tribes.io.channel_data import ChannelData, new_unique_id
-
+    async def _no_context_manager(self, context: str, message: bytes, to: Member) -> None:
         local = self.local_member() if self.local_member is not None else None
         if local is None:
             return
-        reply = ChannelData(SendOptions.ASYNCHRONOUS, int(time.time() * 1000), new_unique_id(), local,
-                            no_context_manager_message(context))
+        reply = ChannelData(int(SendOptions.ASYNCHRONOUS), int(time.time() * 1000), new_unique_id(), local, message)
         try:
             _r, w = await asyncio.wait_for(asyncio.open_connection(to.host_str, to.port), 3)
             w.write(reply.encode_frame())

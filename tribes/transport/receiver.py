@@ -36,6 +36,7 @@ sans-I/O ``tribes.transport.core.RxCore``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import socket
@@ -70,6 +71,8 @@ def resolve_address(address: str | None) -> str:
             return "127.0.0.1"
     return address
 
+
+_LIMIT_FIELDS = frozenset(f.name for f in dataclasses.fields(ReceiverLimits))
 
 _CAMEL = {
     "address": "address", "host": "address", "port": "port", "autoBind": "auto_bind",
@@ -123,13 +126,19 @@ class NioReceiver:
         #: connections refused/evicted/closed by a limit, by setting name
         self.limit_hits: dict[str, int] = {}
 
-    @property
-    def max_message_size(self) -> int:
-        return self.limits.max_message_size
+    def __getattr__(self, name: str) -> Any:
+        # each ReceiverLimits setting reads and writes as an attribute of the receiver too
+        # (receiver.max_total_buffer = ..., as Tomcat's setters), effective at the next start()
+        limits = self.__dict__.get("limits")
+        if limits is not None and name in _LIMIT_FIELDS:
+            return getattr(limits, name)
+        raise AttributeError(name)
 
-    @max_message_size.setter
-    def max_message_size(self, value: int) -> None:
-        self.limits.max_message_size = int(value)
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LIMIT_FIELDS and "limits" in self.__dict__:
+            setattr(self.limits, name, int(value))
+        else:
+            object.__setattr__(self, name, value)
 
     @property
     def buffered_bytes(self) -> int:

@@ -184,7 +184,9 @@ def _whoami(b: Browser, node: TomcatNode) -> str:
 def test_duplicate_login(lab: Lab, store: str, policy: str) -> None:
     keeper = KeeperProcess(lab.hosts.get("keep") or lab.add_host("keep", index=60), store,
                            ["--max-sessions-per-user", "1", "--login-policy", policy, "--login-exempt", "bob"])
-    tc = _cluster(lab)
+    # options 6: a JvmRouteBinderValve rename reaches the other node before the response does, so the
+    # cross-node checks below do not race Tomcat's own asynchronous replication
+    tc = _cluster(lab, options="6")
     try:
         t1 = tc.add_node()
         t2 = tc.add_node()
@@ -214,7 +216,7 @@ def test_duplicate_login(lab: Lab, store: str, policy: str) -> None:
 
 def test_forced_logout_cli(lab: Lab, store: str) -> None:
     keeper = KeeperProcess(lab.hosts.get("keep") or lab.add_host("keep", index=60), store)
-    tc = _cluster(lab)
+    tc = _cluster(lab, options="6")
     try:
         t1 = tc.add_node()
         t2 = tc.add_node()

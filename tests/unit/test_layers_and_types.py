@@ -121,3 +121,15 @@ def test_send_option_bits_are_defined_once() -> None:
                 text = f.read()
             offenders += [f"{rel}: {m.group(0).strip()}" for m in bits.finditer(text)]
     assert not offenders, "send option bits defined outside tribes/channel.py:\n" + "\n".join(offenders)
+
+
+def test_frame_markers_have_one_value() -> None:
+    """tribes.io.framing owns the markers; the hot-path twins keep C-level copies that must agree."""
+    from tribes import _purepath, fastpath
+    from tribes.io import framing, layouts, member
+
+    impls = [_purepath, fastpath.impl]
+    for impl in impls:
+        assert (impl.START_DATA, impl.END_DATA) == (framing.START_DATA, framing.END_DATA)
+        assert (impl.TRIBES_MBR_BEGIN, impl.TRIBES_MBR_END) == (member.TRIBES_MBR_BEGIN, member.TRIBES_MBR_END)
+    assert layouts.TRIBES_MBR_BEGIN is member.TRIBES_MBR_BEGIN

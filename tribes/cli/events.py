@@ -10,11 +10,13 @@ import click
 
 from tribes.channel import ByteMessage
 from tribes.cli.common import emit_json, hex_id, iso_time
+from tribes.io.channel_data import ChannelData
+from tribes.io.member import Member
 
 __all__ = ["member_fields", "EventPrinter"]
 
 
-def member_fields(m: Any) -> dict[str, Any]:
+def member_fields(m: Member) -> dict[str, Any]:
     return {"name": m.name, "host": m.host_str, "port": m.port, "uniqueId": hex_id(m.unique_id),
             "domain": m.domain.decode("latin-1"), "alive": m.alive}
 
@@ -38,12 +40,12 @@ class EventPrinter:
         self.bytes = 0
         self.first: float | None = None
         self.last: float | None = None
-        self.current: Any = None
+        self.current: ChannelData | None = None
 
-    def accept(self, msg: Any, sender: Any) -> bool:
+    def accept(self, msg: Any, sender: Member) -> bool:
         return True
 
-    def message_received(self, msg: Any, sender: Any) -> None:
+    def message_received(self, msg: Any, sender: Member) -> None:
         now = time.monotonic()
         self.first = self.first or now
         self.last = now
@@ -64,13 +66,13 @@ class EventPrinter:
             kind = "bytes" if isinstance(msg, ByteMessage) else type(msg).__name__
             click.echo(f"{ts}  message     from {sender.name}  options={options} size={size} ({kind})")
 
-    def member_added(self, m: Any) -> None:
+    def member_added(self, m: Member) -> None:
         self._member("added", m)
 
-    def member_disappeared(self, m: Any) -> None:
+    def member_disappeared(self, m: Member) -> None:
         self._member("disappeared", m)
 
-    def _member(self, event: str, m: Any) -> None:
+    def _member(self, event: str, m: Member) -> None:
         ts = iso_time(time.time() * 1000)
         if self.as_json:
             emit_json("member", time=ts, event=event, **member_fields(m))

@@ -24,6 +24,7 @@ import click
 
 from tribes.channel import ChannelInterceptor
 from tribes.io.channel_data import ChannelData
+from tribes.io.member import Member
 from tribes.cli.common import EXIT_INTERRUPTED, EXIT_OK, NetworkOptions, emit_json, iso_time
 from tribes.cli.events import EventPrinter, member_fields
 from tribes.cli.node import NodeError, build_node, load_node_config, start_node
@@ -86,7 +87,7 @@ def encryption_line(st: dict[str, Any]) -> str:
     return line
 
 
-def render(local: Any, members: Sequence[Any], stats: NodeStats, cluster: Any, source: str,
+def render(local: Member | None, members: Sequence[Member], stats: NodeStats, cluster: Any, source: str,
            encryption: dict[str, Any] | None = None) -> Any:
     """The live view as a rich renderable (pure: no I/O; tested without a terminal)."""
     from rich.console import Group
@@ -175,11 +176,11 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
         return exc.exit_code
 
     class Members:
-        def member_added(self, m: Any) -> None:
+        def member_added(self, m: Member) -> None:
             stats.member_since[m] = stats.clock()
             stats.event(f"member added        {m.host_str}:{m.port}")
 
-        def member_disappeared(self, m: Any) -> None:
+        def member_disappeared(self, m: Member) -> None:
             stats.member_since.pop(m, None)
             stats.event(f"member disappeared  {m.host_str}:{m.port}")
 

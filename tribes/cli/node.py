@@ -12,12 +12,18 @@ import asyncio
 import logging
 import os
 import time
-from typing import Any, Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
 import click
 from click.core import ParameterSource
 
 from tribes.cli.common import NetworkOptions
+from tribes.io.member import Member
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tribes.channel import ChannelInterceptor
+    from tribes.group.channel import GroupChannel
+    from tribes.managers.cluster import SimpleTcpCluster
 
 log = logging.getLogger("tribes.cli.node")
 
@@ -144,7 +150,7 @@ def build_node(cfg: Any, *, sessions: bool = False, contexts: Sequence[str] = ()
     return node.channel, node.cluster
 
 
-async def start_node(channel: Any, cluster: Any = None) -> None:
+async def start_node(channel: GroupChannel, cluster: SimpleTcpCluster | None = None) -> None:
     """Start (raises :class:`NodeError` with exit code 4, after stopping what started)."""
     from tribes.cli.common import EXIT_NETWORK
     try:
@@ -163,7 +169,7 @@ async def start_node(channel: Any, cluster: Any = None) -> None:
         raise NodeError(f"could not start the node: {type(exc).__name__}: {exc}", EXIT_NETWORK) from exc
 
 
-async def wait_members(channel: Any, *, timeout: float, minimum: int = 1,
+async def wait_members(channel: GroupChannel, *, timeout: float, minimum: int = 1,
                        predicate: Callable[[list[Any]], bool] | None = None, settle: float = 0.6) -> list[Any]:
     """Poll the membership until ``predicate(members)`` (or ``minimum`` members) holds, then wait
     ``settle`` seconds more for the rest of the cluster's heartbeats; returns the members."""
@@ -188,14 +194,14 @@ def parse_target(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def find_member(members: Sequence[Any], host: str, port: int) -> Any:
+def find_member(members: Sequence[Member], host: str, port: int) -> Member | None:
     for m in members:
         if m.host_str == host and m.port == port:
             return m
     return None
 
 
-def direct_member(host: str, port: int) -> Any:
+def direct_member(host: str, port: int) -> Member:
     """A Member for ``host:port`` that the membership has not announced (a direct send)."""
     import ipaddress
     import os
@@ -214,7 +220,7 @@ def parse_destination(to: str, direct: bool) -> tuple[str, int] | None:
     return target
 
 
-async def resolve_destinations(channel: Any, target: tuple[str, int] | None, *, direct: bool, wait: float,
+async def resolve_destinations(channel: GroupChannel, target: tuple[str, int] | None, *, direct: bool, wait: float,
                                min_members: int) -> list[Any]:
     """The members to send to: the one ``target`` (announced, or built directly with ``direct``), or
     every member once at least ``min_members`` are there. Raises NodeError (exit 4) when not found."""

@@ -62,6 +62,9 @@ class GroupChannel(ChannelInterceptor):
         self.heartbeat_enabled = heartbeat
         self.heartbeat_sleeptime = heartbeat_sleeptime
         self.name = name
+        #: the Tomcat version of the cluster ("9.0"/"10.1"), set by SimpleTcpCluster for version-dependent
+        #: interceptors (EncryptInterceptor's format); None: not known
+        self.tomcat_version: str | None = None
         self.option_check = False
         self.channel_listeners: list[ChannelListener] = []
         self.membership_listeners: list[MembershipListener] = []

@@ -23,7 +23,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
+
+from tribes.io.member import Member
 
 from tribes.managers.receive import DEFAULT_MAX_FOLLOWED_CONTEXTS
 from tribes.managers.receive import guard as receive_guard
@@ -32,6 +34,9 @@ from tribes.managers.delta_manager import DeltaManager, DeltaManagerConfig, Send
 from tribes.managers.session import DeltaSession
 from tribes.managers.session_message import (EVT_GET_ALL_SESSIONS, SessionMessage, SessionMessageError,
                                              is_session_message)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tribes.group.channel import GroupChannel
 
 log = logging.getLogger("tribes.managers")
 _send_log = RateLimitedLog(log)
@@ -183,7 +188,7 @@ class SimpleTcpCluster:
 
     """Cluster facade: ClusterSessionListener + DeltaManagers + ordered sending over a GroupChannel."""
 
-    def __init__(self, channel: Any, *, host: str = "localhost", container: str = "Engine",
+    def __init__(self, channel: GroupChannel, *, host: str = "localhost", container: str = "Engine",
                  jvm_route: str | None = None, channel_send_options: int = 8,
                  manager_config: Any = None, tomcat_version: str = "10.1",
                  follow_all_contexts: bool = False, background_processor_delay: float = 10.0,
@@ -386,7 +391,7 @@ class SimpleTcpCluster:
         with contextlib.suppress(Exception):
             await self.channel.flush()  # the channel's asynchronous queue (MessageDispatchInterceptor)
 
-    async def send(self, msg: SessionMessage, destination: Any = None, options: int | None = None) -> None:
+    async def send(self, msg: SessionMessage, destination: Member | None = None, options: int | None = None) -> None:
         """SimpleTcpCluster.send: to one member or to all current members (never to ourselves)."""
         opts = self.channel_send_options if options is None else options
         if destination is None:
@@ -433,14 +438,14 @@ class SimpleTcpCluster:
                            getattr(item.destination, "name", "all members"), exc)
 
     # -- ChannelListener (ClusterSessionListener) -----------------------------------------------
-    def accept(self, msg: Any, sender: Any) -> bool:
+    def accept(self, msg: Any, sender: Member) -> bool:
         return is_session_message(msg)
 
-    def message_received(self, msg: Any, sender: Any) -> Any:
+    def message_received(self, msg: Any, sender: Member) -> Any:
         # decoded, checked and delivered by tribes.managers.receive (large payloads off the loop)
         return receive_guard(self).message_received(msg, sender)
 
-    def deliver(self, smsg: SessionMessage, sender: Any) -> None:
+    def deliver(self, smsg: SessionMessage, sender: Member | None) -> None:
         """Route one SessionMessage by context name (null: every manager)."""
         if not receive_guard(self).admit(smsg, sender):  # state requests: members only
             return
@@ -467,12 +472,12 @@ class SimpleTcpCluster:
             self.enqueue(item)
 
     # -- MembershipListener ---------------------------------------------------------------------
-    def member_added(self, member: Any) -> None:
+    def member_added(self, member: Member) -> None:
         for dm in self.managers.values():
             dm.has_members = True
         log.info("replication member added: %s", getattr(member, "name", member))
 
-    def member_disappeared(self, member: Any) -> None:
+    def member_disappeared(self, member: Member) -> None:
         has = bool([m for m in self.channel.members() if m != member])
         for dm in self.managers.values():
             dm.has_members = has

@@ -31,6 +31,7 @@ from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 from tribes.attributes import UnknownAttributeError, kwargs_from_attributes
 from tribes.channel import SendOptions
+from tribes.io.member import Member
 
 from tribes.managers.delta_request import DeltaRequest, DeltaRequestError
 from tribes.managers.session import DeltaSession, java_class_name
@@ -117,7 +118,7 @@ class Send:
     cluster's channelSendOptions; ``delay`` seconds to wait before sending (chunked state transfer)."""
 
     message: SessionMessage
-    destination: Any = None
+    destination: Member | None = None
     options: int | None = None
     delay: float = 0.0
     #: builds ``message.session`` from a snapshot (ALL_SESSION_DATA): CPU-heavy, so the I/O layer
@@ -145,7 +146,7 @@ class SessionEvent:
     value: Any = None
     old_value: Any = None
     old_id: str | None = None
-    sender: Any = None
+    sender: Member | None = None
 
 
 @dataclass
@@ -189,7 +190,7 @@ class DeltaManager:
         self.no_context_manager_received = False
         self.state_transfer_create_send_time = 0
         self.state_transfer_started: int | None = None
-        self.state_transfer_member: Any = None
+        self.state_transfer_member: Member | None = None
         self.state_transfer_result: str | None = None    # "transferred", "nocontextmanager", "timeout", "nomembers"
         self.state_transfer_ms: int | None = None
         self._outbox: list[Send] = []
@@ -209,7 +210,7 @@ class DeltaManager:
         out, self._outbox = self._outbox, []
         return out
 
-    def _send(self, msg: SessionMessage, destination: Any = None, options: int | None = None,
+    def _send(self, msg: SessionMessage, destination: Member | None = None, options: int | None = None,
               delay: float = 0.0) -> None:
         self.stats.inc(f"send_{event_name(msg.event_type)}")
         self._outbox.append(Send(msg, destination, options, delay))
@@ -423,7 +424,7 @@ class DeltaManager:
             self._expire(s, now, notify=True, notify_cluster=self.config.expire_sessions_on_shutdown)
 
     # -- state transfer (client side) ------------------------------------------------------------
-    def start(self, members: Sequence[Any], now: int) -> bool:
+    def start(self, members: Sequence[Member], now: int) -> bool:
         """getAllClusterSessions: True when a GET_ALL_SESSIONS went out and we now wait for the state."""
         self.has_members = bool(members)
         if not members:
@@ -492,7 +493,7 @@ class DeltaManager:
         return result
 
     # -- receiving ----------------------------------------------------------------------------
-    def handle(self, msg: SessionMessage, sender: Any, now: int) -> list[Send]:
+    def handle(self, msg: SessionMessage, sender: Member | None, now: int) -> list[Send]:
         """messageDataReceived: queue or process one message; returns what must be sent."""
         if msg.address is None:
             msg.address = sender
@@ -504,7 +505,7 @@ class DeltaManager:
             self._dispatch(msg, sender, now)
         return self.take_outgoing()
 
-    def _dispatch(self, msg: SessionMessage, sender: Any, now: int) -> None:
+    def _dispatch(self, msg: SessionMessage, sender: Member | None, now: int) -> None:
         evt = msg.event_type
         self.stats.inc(f"receive_{event_name(evt)}")
         handler = self._HANDLERS.get(evt)
@@ -528,7 +529,7 @@ class DeltaManager:
             self._rl.warn(f"dropped-{evt}-{type(exc).__name__}", "%s: dropped %s for %s from %s: %s", self.name,
                      msg.event_type_string, msg.session_id, getattr(sender, "name", sender), exc)
 
-    def _hold(self, msg: SessionMessage, sender: Any, now: int) -> None:
+    def _hold(self, msg: SessionMessage, sender: Member | None, now: int) -> None:
         """Hold a message for an unknown session id (reorder_window), within max_held_messages."""
         assert msg.session_id is not None
         self.pending.setdefault(msg.session_id, []).append((msg, sender, now))
@@ -581,7 +582,7 @@ class DeltaManager:
             del self.recently_expired[sid]
         return n
 
-    def _h_get_all(self, msg: SessionMessage, sender: Any, now: int) -> None:
+    def _h_get_all(self, msg: SessionMessage, sender: Member | None, now: int) -> None:
         # the snapshot is taken now (shallow copies, so later changes do not leak in); the bytes are
         # built by Send.build, which the I/O layer runs off the event loop
         snapshot = [snapshot_session(s) for s in self.sessions.values() if s.is_valid]
@@ -609,7 +610,7 @@ class DeltaManager:
         m.set_timestamp(t)
         return m
 
-    def _h_all_session_data(self, msg: SessionMessage, sender: Any, now: int) -> None:
+    def _h_all_session_data(self, msg: SessionMessage, sender: Member | None, now: int) -> None:
         if msg.session is None:
             raise SessionStateError("ALL_SESSION_DATA without payload")
         if isinstance(msg.decoded, Exception):   # decoded ahead (tribes.managers.receive) and failed
@@ -619,7 +620,7 @@ class DeltaManager:
             self.install_state(st, now, sender=sender, keep_newer=self.transfer_keep_newer)
         self._fire(SessionEvent("state_received", self.name, None, True, value=len(states), sender=sender))
 
-    def install_state(self, st: SessionState, now: int, *, touch: bool = True, sender: Any = None,
+    def install_state(self, st: SessionState, now: int, *, touch: bool = True, sender: Member | None = None,
                       keep_newer: bool = False) -> DeltaSession | None:
         """Make a session from its transferred state (handleALL_SESSION_DATA's per-session step).
 
@@ -657,14 +658,14 @@ class DeltaManager:
         self._replay(st.id, now)
         return s
 
-    def _h_transfer_complete(self, msg: SessionMessage, sender: Any, now: int) -> None:
+    def _h_transfer_complete(self, msg: SessionMessage, sender: Member | None, now: int) -> None:
         self.state_transfer_create_send_time = msg.get_timestamp()
         self.state_transferred = True
 
-    def _h_no_context_manager(self, msg: SessionMessage, sender: Any, now: int) -> None:
+    def _h_no_context_manager(self, msg: SessionMessage, sender: Member | None, now: int) -> None:
         self.no_context_manager_received = True
 
-    def _h_created(self, msg: SessionMessage, sender: Any, now: int) -> None:
+    def _h_created(self, msg: SessionMessage, sender: Member | None, now: int) -> None:
         if not msg.session_id:
             raise ValueError("SESSION_CREATED without a session id")
         if msg.session_id in self.recently_expired:
@@ -682,13 +683,13 @@ class DeltaManager:
         self._fire_session("created", msg.session_id, True, sender=sender)
         self._replay(msg.session_id, now)
 
-    def _h_expired(self, msg: SessionMessage, sender: Any, now: int) -> None:
+    def _h_expired(self, msg: SessionMessage, sender: Member | None, now: int) -> None:
         s = self.sessions.get(msg.session_id or "")
         if s is not None:
             self._expire(s, now, notify=self.config.notify_session_listeners_on_replication, notify_cluster=False,
                          replicated=True)
 
-    def _h_accessed(self, msg: SessionMessage, sender: Any, now: int) -> None:
+    def _h_accessed(self, msg: SessionMessage, sender: Member | None, now: int) -> None:
         s = self.sessions.get(msg.session_id or "")
         if s is not None:
             s.access(now)
@@ -696,7 +697,7 @@ class DeltaManager:
             s.end_access(now)
             self._fire(SessionEvent("accessed", self.name, s.id, True, sender=sender))
 
-    def _h_delta(self, msg: SessionMessage, sender: Any, now: int) -> None:
+    def _h_delta(self, msg: SessionMessage, sender: Member | None, now: int) -> None:
         s = self.sessions.get(msg.session_id or "")
         if s is None:
             log.debug("%s: delta for unknown session %s ignored", self.name, msg.session_id)
@@ -712,7 +713,7 @@ class DeltaManager:
         for kind, name, value, old in changes:
             self._fire_attr(f"attribute_{kind}", s.id, True, name=name, value=value, old_value=old, sender=sender)
 
-    def _h_change_id(self, msg: SessionMessage, sender: Any, now: int) -> None:
+    def _h_change_id(self, msg: SessionMessage, sender: Member | None, now: int) -> None:
         s = self.sessions.get(msg.session_id or "")
         if s is None:
             return

@@ -89,3 +89,25 @@ def test_missing_settings_are_a_clear_error(api: dict[str, Any]) -> None:
 def test_dns_name_needs_dns_membership(api: dict[str, Any]) -> None:
     res = tribes(["members", "--dns-name", "x", "--duration", "0"], api["env"])
     assert res.returncode == 2 and "--dns-name needs --membership dns" in res.stderr
+
+
+def test_join_live_view_shows_the_cloud_members(api: dict[str, Any]) -> None:
+    """Two `tribes members --join --membership kubernetes` processes are the pods tomcat-0/-1 (they answer
+    TcpFailureDetector's probes on the one receiver port); `tribes join --live` lists both."""
+    port = free_port()
+    peers = [subprocess.Popen([sys.executable, "-m", "tribes", "members", "--membership", "kubernetes", "--join",
+                               "--bind", ip, "--receiver-port", str(port), "--duration", "30"], env=api["env"],
+                              cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for ip in ("127.0.0.2", "127.0.0.3")]
+    try:
+        import time
+        time.sleep(2.0)  # both listen before the node starts (Kubernetes lists a pod once it runs)
+        res = tribes(["join", "--membership", "kubernetes", "--bind", "127.0.0.1", "--receiver-port", str(port),
+                      "--duration", "3", "--live"], {**api["env"], "COLUMNS": "160"})
+        assert res.returncode == 0, res.stderr
+        assert "127.0.0.2:" in res.stdout and "127.0.0.3:" in res.stdout, res.stdout[-3000:]
+        assert "members (2)" in res.stdout and "member added" in res.stdout
+    finally:
+        for p in peers:
+            p.terminate()
+            p.wait(10)

@@ -111,3 +111,19 @@ def test_join_live_view_shows_the_cloud_members(api: dict[str, Any]) -> None:
         for p in peers:
             p.terminate()
             p.wait(10)
+
+
+def test_membership_flag_replaces_the_files_membership(tmp_path: Any) -> None:
+    from tribes.cli.common import NetworkOptions
+    from tribes.cli.node import load_node_config
+
+    xml = tmp_path / "server.xml"
+    xml.write_text("""<Server><Service name="Catalina"><Engine name="Catalina" defaultHost="localhost">
+      <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster"/></Engine></Service></Server>""")
+    net = NetworkOptions(bind=None, mcast_address="228.0.0.4", mcast_port=45564, receiver_port=4000, domain="",
+                         duration=None)
+    cfg = load_node_config(net, str(xml), explicit=set(), membership="dns", dns_name="tomcat.shop")
+    m = cfg.channel.membership
+    assert m.short_name == "CloudMembershipService"
+    assert (m.get("membershipProviderClassName"), m.get("dnsServiceName")) == ("dns", "tomcat.shop")
+    assert load_node_config(net, str(xml), explicit=set()).channel.membership.short_name == "McastService"

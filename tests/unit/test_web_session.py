@@ -171,3 +171,23 @@ def test_cookie_helpers() -> None:
         "SID=Y; Path=/app; Secure")
     assert parse_cookie_ids('a=1; JSESSIONID=AB; JSESSIONID="CD"', "JSESSIONID") == ["AB", "CD"]
     assert valid_session_id("A" * 32 + ".py1") and not valid_session_id("a" * 32) and not valid_session_id(None)
+
+
+def test_a_read_only_request_ends_a_request_of_the_session() -> None:
+    """Access time refreshed (so an actively read session does not expire), no DELTA."""
+    b, store = make()
+    sid = b.tomcat_session({"a": "1"})
+    sess = b.dm.sessions[sid]
+    from tribes.managers.cluster import now_ms
+    before = sess.this_accessed_time = sess.last_accessed_time = now_ms() - 60_000
+    s = store.open(sid)
+    assert s["a"] == "1"
+    b.calls.clear()
+    assert store.save(s).set is None
+    commit, = [c for c in b.calls if c["op"] == "commit"]
+    assert commit["set"] == {} and commit["remove"] == [] and commit["access"]
+    assert sess.this_accessed_time > before and not sess.is_dirty
+    untouched = store.open(sid)                  # a request that never looks at the session: no call
+    b.calls.clear()
+    store.save(untouched)
+    assert b.calls == []

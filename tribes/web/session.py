@@ -326,10 +326,12 @@ class TribesSession(MutableMapping[str, Any]):
                 if data != self._orig.get(k):
                     sets[k] = data
         removed = [k for k in self._removed if k in self._orig]
-        if not sets and not removed and self._login is None and not self._logout and not self._rotate:
-            return None
         if self.session_id is None and not sets and self._login is None:
             return None                              # nothing to keep: no session is made
+        if not sets and not removed and self._login is None and not self._logout and not self._rotate:
+            # a read-only request still ends a request of the session (access time; ACCESSED to the
+            # other nodes when the session was last used elsewhere), as ReplicationValve does
+            return {"op": "commit", "id": self.session_id, "set": {}, "remove": [], "access": True}
         limit = self._store.max_write()
         size = sum(len(k) + len(v) for k, v in sets.items())
         if limit is not None and size > limit:
@@ -441,6 +443,8 @@ class SessionStore:
             ans = self.backend.call(msg)
         except AgentUnavailable as exc:
             _unavailable_log.warn("agent", "%s", exc)
+            if msg.get("access"):                       # nothing was changed: the page may go out
+                return self._no_commit_action(s)
             raise
         return self._committed(s, ans)
 
@@ -452,5 +456,7 @@ class SessionStore:
             ans = await self.backend.acall(msg)
         except AgentUnavailable as exc:
             _unavailable_log.warn("agent", "%s", exc)
+            if msg.get("access"):
+                return self._no_commit_action(s)
             raise
         return self._committed(s, ans)

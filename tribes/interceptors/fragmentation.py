@@ -15,19 +15,29 @@ from typing import Awaitable, Sequence
 from tribes.channel import ChannelInterceptor, InterceptorPayload
 from tribes.io.channel_data import ChannelData
 from tribes.membership.member import Member
+from tribes.ratelimit import RateLimitedLog
 
 log = logging.getLogger("tribes.interceptors")
+_rl = RateLimitedLog(log)  # every drop here can be caused by a peer: one line per kind per interval
+
+#: messages being reassembled at once; past it the oldest is dropped (issue 19). Tomcat: no bound.
+MAX_PENDING = 1024
+#: bytes of fragments held at once across all messages (the framing's largest message)
+MAX_PENDING_BYTES = 256 * 1024 * 1024
 
 __all__ = ["FragmentationInterceptor"]
 
 
 class _FragCollection:
-    __slots__ = ("received", "msg", "frags")
+    __slots__ = ("received", "msg", "frags", "count", "size")
 
     def __init__(self, msg: ChannelData, count: int) -> None:
         self.received = time.monotonic()
         self.msg = msg
-        self.frags: list[bytes | None] = [None] * count
+        self.count = count
+        self.size = 0
+        # only the fragments that arrived (a header claiming a million fragments costs nothing)
+        self.frags: dict[int, bytes] = {}
 
 
 class FragmentationInterceptor(ChannelInterceptor):
@@ -36,6 +46,7 @@ class FragmentationInterceptor(ChannelInterceptor):
         self.max_size = max_size
         self.expire = expire
         self._pieces: dict[bytes, _FragCollection] = {}
+        self._held = 0
 
     async def send_message(self, destination: Sequence[Member], msg: ChannelData,
                            payload: InterceptorPayload | None = None) -> None:
@@ -59,14 +70,14 @@ class FragmentationInterceptor(ChannelInterceptor):
     def message_received(self, msg: ChannelData) -> Awaitable[None] | None:
         data = msg.message
         if not data:
-            log.warning("FragmentationInterceptor: empty payload from %s dropped", msg.address.name)
+            _rl.warn("empty", "FragmentationInterceptor: empty payload from %s dropped", msg.address.name)
             return None
         is_frag = data[-1] != 0
         if not is_frag:
             msg.message = data[:-1]
             return super().message_received(msg)
         if len(data) < 9:
-            log.warning("FragmentationInterceptor: short fragment from %s dropped", msg.address.name)
+            _rl.warn("short", "FragmentationInterceptor: short fragment from %s dropped", msg.address.name)
             return None
         count = int.from_bytes(data[-5:-1], "big", signed=True)
         nr = int.from_bytes(data[-9:-5], "big", signed=True)
@@ -74,23 +85,42 @@ class FragmentationInterceptor(ChannelInterceptor):
         coll = self._pieces.get(key)
         if coll is None:
             if count <= 0 or count > 1_000_000:
-                log.warning("FragmentationInterceptor: bad fragment count %d from %s", count, msg.address.name)
+                _rl.warn("count", "FragmentationInterceptor: bad fragment count %d from %s", count, msg.address.name)
                 return None
+            while len(self._pieces) >= MAX_PENDING:
+                self._drop_oldest("FragmentationInterceptor: %d messages being reassembled (MAX_PENDING); the "
+                                  "oldest dropped", len(self._pieces))
             coll = self._pieces[key] = _FragCollection(msg, count)
-        if not 0 <= nr < len(coll.frags):
-            log.warning("FragmentationInterceptor: fragment %d of %d out of range", nr, len(coll.frags))
+        if not 0 <= nr < coll.count:
+            _rl.warn("range", "FragmentationInterceptor: fragment %d of %d out of range", nr, coll.count)
             return None
-        coll.frags[nr] = data[:-9]
-        if any(f is None for f in coll.frags):
+        part = data[:-9]
+        old = coll.frags.get(nr)
+        coll.frags[nr] = part
+        delta = len(part) - (len(old) if old is not None else 0)
+        coll.size += delta
+        self._held += delta
+        while self._held > MAX_PENDING_BYTES and self._pieces:
+            self._drop_oldest("FragmentationInterceptor: %d bytes of fragments held (MAX_PENDING_BYTES); the "
+                              "oldest message dropped", self._held)
+        if key not in self._pieces or len(coll.frags) < coll.count:
             return None
         del self._pieces[key]
+        self._held -= coll.size
         whole = coll.msg
-        whole.message = b"".join(coll.frags)  # type: ignore[arg-type]
+        whole.message = b"".join(coll.frags[i] for i in range(coll.count))
         return super().message_received(whole)
+
+    def _drop_oldest(self, msg: str, *args: object) -> None:
+        key = next(iter(self._pieces))
+        coll = self._pieces.pop(key)
+        self._held -= coll.size
+        _rl.warn("pending", msg, *args)
 
     async def heartbeat(self) -> None:
         now = time.monotonic()
         for key, coll in list(self._pieces.items()):
             if (now - coll.received) * 1000 > self.expire:
-                self._pieces.pop(key, None)
+                if self._pieces.pop(key, None) is not None:
+                    self._held -= coll.size
         await super().heartbeat()

@@ -12,6 +12,7 @@ Hot-path functions:
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from tribes.io.errors import (
     ChannelDataDecodeError,
@@ -129,7 +130,7 @@ class FrameDecoderCore:
             raise
         return frames
 
-    def _feed(self, data, frames: list[bytes]) -> None:
+    def _feed(self, data: bytes | memoryview, frames: list[bytes]) -> None:
         n = len(data)
         pos = 0
         if self._state != _HEADER or self._head:
@@ -154,7 +155,7 @@ class FrameDecoderCore:
         if pos < n:
             self._continue(data, pos, n, frames)
 
-    def _continue(self, data, pos: int, n: int, frames: list[bytes]) -> int:
+    def _continue(self, data: bytes | memoryview, pos: int, n: int, frames: list[bytes]) -> int:
         """Byte-exact state machine for a frame that is split across chunks."""
         while pos < n:
             state = self._state
@@ -205,7 +206,7 @@ class FrameDecoderCore:
 
 # --------------------------------------------------------------------------- member packet
 
-def parse_member(data: bytes, offset: int = 0, length: int = -1) -> tuple:
+def parse_member(data: bytes, offset: int = 0, length: int = -1) -> tuple[Any, ...]:
     """Decode a member packet (``MemberImpl.getMember``), stricter than Tomcat.
 
     Returns ``(alive, port, secure_port, udp_port, host, command, domain, unique_id, payload)``.
@@ -293,7 +294,7 @@ def build_member(alive: int, port: int, secure_port: int, udp_port: int, host: b
 
 # --------------------------------------------------------------------------- ChannelData
 
-def parse_channel_data(body: bytes) -> tuple:
+def parse_channel_data(body: bytes) -> tuple[Any, ...]:
     """Decode a ChannelData package (``ChannelData.getDataFromPackage``).
 
     Returns ``(options, timestamp, unique_id, member_fields, address_bytes, message)`` where

@@ -67,7 +67,8 @@ class PythonApp:
 
     def __init__(self, host: Host, server_xml: str, port: int = 8000, workers: int = 4,
                  app: str = "examples.flask_app.app:app", jvm_route: str = "py1",
-                 env: dict[str, str] | None = None, workdir: str | None = None, context: str = "/app") -> None:
+                 env: dict[str, str] | None = None, workdir: str | None = None, context: str = "/app",
+                 agent_python_args: Sequence[str] = ()) -> None:
         self.host = host
         self.server_xml = server_xml
         self.port = port
@@ -75,6 +76,7 @@ class PythonApp:
         self.app = app
         self.jvm_route = jvm_route
         self.context = context
+        self.agent_python_args = list(agent_python_args)   # e.g. ["-m", "cProfile", "-o", path]
         self.extra_env = dict(env or {})
         self.workdir = workdir or tempfile.mkdtemp(prefix=f"tribes-pyapp-{host.ns}-")
         self.socket = os.path.join(self.workdir, "agent.sock")
@@ -103,7 +105,7 @@ class PythonApp:
         agent_log = open(self.agent_log, "ab")
         try:
             self.agent = self.host.python(
-                ["-m", "tribes.cli.main", "agent", "--config", self.server_xml, "--bind", self.host.address,
+                [*self.agent_python_args, "-m", "tribes.cli.main", "agent", "--config", self.server_xml, "--bind", self.host.address,
                  "--jvm-route", self.jvm_route, "--context", self.context, "--socket", self.socket],
                 env=env, stdin=subprocess.DEVNULL, stdout=agent_log, stderr=subprocess.STDOUT)
         finally:

@@ -93,7 +93,7 @@ def test_set_of_unhashable_lists_is_linear(mod: ModuleType) -> None:
     took = time.perf_counter() - started
     assert isinstance(r, JavaHashSet) and len(r) == n
     assert all(type(x) is JavaArrayList and not x for x in r)
-    # 0.02-0.35 s here; the old reader took 4.9 s on a quiet machine
+    # 0.02-0.35 s here (loaded machine); the old reader took 4.9 s
     assert took < 4.0, f"{n} list elements read in {took:.1f} s"
 
 

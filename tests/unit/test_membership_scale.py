@@ -66,5 +66,5 @@ def test_twenty_thousand_members_insert_and_expire_in_linear_time() -> None:
     gone = table.expire(100.0, 3.0)
     expired = time.perf_counter() - started
     assert len(gone) == n and len(table) == 0 and table.members() == []
-    # ~0.3 s and ~0.02 s here; the old table took 62 s and 7.3 s (generous ceilings)
+    # 2.0 s and 0.5 s here on a loaded machine; the old table took 62 s and 7.3 s (generous ceilings)
     assert inserted < 15.0 and expired < 5.0, (inserted, expired)

@@ -75,14 +75,18 @@ async def main() -> None:
     spy = Spy()
     channel.add_channel_listener(spy)
     channel.add_membership_listener(spy)
-    cluster = SimpleTcpCluster(channel, jvm_route=a.jvm_route, channel_send_options=int(cfg.get("channelSendOptions")),
-                               tomcat_version=a.version, background_processor_delay=1.0, join_wait=0.5)
-    for c in a.context:
-        cluster.manager(c)
+    if cfg.manager.short_name == "BackupManager":  # the manager the file names, through the config assembler
+        from tribes.config.build import build_cluster
+        cluster = build_cluster(cfg, channel, contexts=a.context)
+    else:
+        cluster = SimpleTcpCluster(channel, jvm_route=a.jvm_route, channel_send_options=int(cfg.get("channelSendOptions")),
+                                   tomcat_version=a.version, background_processor_delay=1.0, join_wait=0.5)
+        for c in a.context:
+            cluster.manager(c)
     await cluster.start()
     svc = channel.membership_service
     out({"event": "ready", "local": mjson(channel.local_member), "members": [mjson(m) for m in channel.members()],
-         "transfer": {n: dm.state_transfer_result for n, dm in cluster.managers.items()}})
+         "manager": cfg.manager.short_name})
 
     loop = asyncio.get_running_loop()
     q: asyncio.Queue[str | None] = asyncio.Queue()
@@ -114,7 +118,8 @@ async def main() -> None:
                 await cluster.flush()
                 res = {"id": s.id}
             elif op == "get":
-                s = cluster.manager(cmd["ctx"]).delta_manager.find_session(cmd["id"])
+                ctx = cluster.manager(cmd["ctx"])
+                s = await ctx.load(cmd["id"]) if hasattr(ctx, "load") else ctx.delta_manager.find_session(cmd["id"])
                 res = {"session": session_json(s, cmd["ctx"]) if s is not None else None}
             elif op == "quit":
                 res = {}

@@ -53,15 +53,21 @@ def java_bytes(text: str) -> bytes:
     return bytes(int(x) & 0xFF for x in text.split())
 
 
-def cloud_cluster_config(provider: str, **membership_attrs: str) -> ClusterConfig:
+BACKUP_MANAGER = "org.apache.catalina.ha.session.BackupManager"
+
+
+def cloud_cluster_config(provider: str, manager_class: str | None = None, **membership_attrs: str) -> ClusterConfig:
     attrs = "".join(f' {k}="{v}"' for k, v in membership_attrs.items())
-    return ClusterConfig(membership_xml=f'<Membership className="{CLOUD}" membershipProviderClassName="{provider}"{attrs}/>',
-                         receiver_port=PORT)
+    cfg = ClusterConfig(membership_xml=f'<Membership className="{CLOUD}" membershipProviderClassName="{provider}"{attrs}/>',
+                        receiver_port=PORT)
+    if manager_class is not None:
+        cfg.manager_class = manager_class
+    return cfg
 
 
-def python_server_xml(address: str, provider: str, **membership_attrs: str) -> str:
+def python_server_xml(address: str, provider: str, manager_class: str | None = None, **membership_attrs: str) -> str:
     """The Python node's server.xml: the same <Cluster> the Tomcat nodes have, its own address."""
-    cluster = cloud_cluster_config(provider, **membership_attrs).render(address, 50)
+    cluster = cloud_cluster_config(provider, manager_class, **membership_attrs).render(address, 50)
     return f"""<?xml version="1.0"?>
 <Server port="-1"><Service name="Catalina"><Engine name="Catalina" defaultHost="localhost" jvmRoute="py1">
 {cluster}
@@ -236,11 +242,12 @@ class CloudLab:
             node.start(timeout=180)
         return node
 
-    def python(self, index: int, provider: str, env: Mapping[str, str], **membership_attrs: str) -> CloudPyNode:
+    def python(self, index: int, provider: str, env: Mapping[str, str], manager_class: str | None = None,
+               **membership_attrs: str) -> CloudPyNode:
         host = self.host("py", index)
         path = os.path.join(self.work, "py-server.xml")
         with open(path, "w") as f:
-            f.write(python_server_xml(host.address, provider, **membership_attrs))
+            f.write(python_server_xml(host.address, provider, manager_class, **membership_attrs))
         node = CloudPyNode(host, path, env)
         self.pynodes.append(node)
         return node
@@ -324,4 +331,4 @@ def ip_id(address: str) -> bytes:
 
 
 __all__ = ["CloudLab", "CloudPyNode", "CloudTomcatNode", "cloud_cluster_config", "wait_for", "ip_id", "SERVICE",
-           "REPO_ROOT", "PORT", "java_bytes", "KubeLab", "NS"]
+           "REPO_ROOT", "PORT", "java_bytes", "KubeLab", "NS", "BACKUP_MANAGER"]

@@ -23,7 +23,7 @@ import pytest
 
 from interop.fixtures import require_root_and_java
 from interop.tomcat.node import Browser
-from tests.interop.cloud_support import KubeLab, cloud_cluster_config, wait_for
+from tests.interop.cloud_support import BACKUP_MANAGER, KubeLab, cloud_cluster_config, wait_for
 from tribes.membership.cloud.core import md5_id
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(420)]
@@ -114,5 +114,52 @@ def test_tomcat_and_python_report_wrong_token_and_untrusted_cert(problem: str) -
             assert "TLS failed" in err and "certificate verify failed" in err
             wait_for("Tomcat's error", lambda: "PKIX path building failed" in t1.log_text(), timeout=30)
         assert py.member_ids() == {} and t1.member_ids() == {}
+    finally:
+        cl.close()
+
+
+@pytest.mark.slow
+def test_backup_manager_with_kubernetes_membership() -> None:
+    """BackupManager (Tomcat 10.1 x2 and the Python node, all from the same <Cluster>) on cloud membership:
+    a session made on the Python node is served by both Tomcat nodes, one made on a Tomcat node is
+    loaded by the Python node, and after the Python pod is deleted (and its process killed) the
+    Tomcat nodes still serve the Python-made session from its backup."""
+    require_root_and_java(10, tomcat=True)
+    k = KubeLab("clk8sbk", "10.77.17")
+    cl = k.cl
+    try:
+        for name, ip in (("tomcat-0", "10.77.17.1"), ("tomcat-1", "10.77.17.2"), ("python-0", "10.77.17.50")):
+            k.pod(name, ip)
+        cfg = cloud_cluster_config("kubernetes", BACKUP_MANAGER)
+        t1 = cl.tomcat(1, "10", cfg, k.env)
+        t2 = cl.tomcat(2, "10", cfg, k.env)
+        py = cl.python(50, "kubernetes", k.env, BACKUP_MANAGER, pollInterval="1000")
+        assert py.ready["manager"] == "BackupManager"
+        wait_for("Python sees both Tomcat pods", lambda: set(py.member_ids()) == {"10.77.17.1", "10.77.17.2"})
+        for t in (t1, t2):
+            wait_for(f"{t} sees the others", lambda t=t: len(t.member_ids()) == 2, timeout=60)
+        pid = py.call("create", ctx="/app", attrs={"from": "python"})["id"]
+        for t in (t1, t2):
+            wait_for(f"{t} serves the Python-made session",
+                     lambda t=t: t.peek(pid) is not None and "from" in {a["name"] for a in t.peek(pid)["attributes"]},
+                     timeout=60)
+        b = Browser(cl.lab)
+        r = b.get(t1, "/app/set", {"name": "n", "type": "int", "value": "5"})
+        assert r.status == 200, r.body
+        sid = r.json()["id"]
+        wait_for("the Python node loads the Tomcat-made session", lambda: py.call("get", ctx="/app", id=sid)["session"])
+        del k.pods["python-0"]
+        k.save()
+        py.proc.send_signal(signal.SIGKILL)
+        for t in (t1, t2):
+            wait_for(f"{t} drops the Python pod", lambda t=t: "10.77.17.50" not in t.member_ids(), timeout=60)
+        for t in (t1, t2):
+            wait_for(f"{t} still serves the Python-made session", lambda t=t: t.peek(pid) is not None, timeout=60)
+    except BaseException:
+        for n in cl.tomcats:
+            print(f"--- {n} log tail\n{n.log_tail(30)}")
+        for p in cl.pynodes:
+            print(f"--- python node stderr\n{p.log_tail(30)}")
+        raise
     finally:
         cl.close()

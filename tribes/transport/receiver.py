@@ -126,19 +126,6 @@ class NioReceiver:
         #: connections refused/evicted/closed by a limit, by setting name
         self.limit_hits: dict[str, int] = {}
 
-    def __getattr__(self, name: str) -> Any:
-        # each ReceiverLimits setting reads and writes as an attribute of the receiver too
-        # (receiver.max_total_buffer = ..., as Tomcat's setters), effective at the next start()
-        limits = self.__dict__.get("limits")
-        if limits is not None and name in _LIMIT_FIELDS:
-            return getattr(limits, name)
-        raise AttributeError(name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _LIMIT_FIELDS and "limits" in self.__dict__:
-            setattr(self.limits, name, int(value))
-        else:
-            object.__setattr__(self, name, value)
 
     @property
     def buffered_bytes(self) -> int:
@@ -302,6 +289,21 @@ class NioReceiver:
     def heartbeat(self) -> None:
         """Tomcat's receiver heartbeat is empty."""
 
+
+def _limit_property(name: str) -> property:
+    def get(self: NioReceiver) -> int:
+        return int(getattr(self.limits, name))
+
+    def put(self: NioReceiver, value: int) -> None:
+        setattr(self.limits, name, int(value))
+    return property(get, put, doc=f"``limits.{name}`` (effective at the next start())")
+
+
+# each ReceiverLimits setting reads and writes as an attribute of the receiver too
+# (receiver.max_total_buffer = ..., as Tomcat's setters)
+for _name in sorted(_LIMIT_FIELDS):
+    setattr(NioReceiver, _name, _limit_property(_name))
+del _name
 
 _pack_ack = ACK_FRAME
 _pack_fail = FAIL_ACK_FRAME

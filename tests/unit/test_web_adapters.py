@@ -64,6 +64,9 @@ def test_flask_sees_tomcat_login_and_flask_agent_down_is_503(caplog: Any) -> Non
     assert r.status_code == 503 and "tribes agent --config" in r.text
     assert any("start it with `tribes agent" in rec.getMessage() for rec in caplog.records)
     assert c.get("/app/py/api/session").status_code == 503
+    fresh = create_app(backend=b).test_client()          # a new session while the agent is down
+    r = fresh.post("/app/py/cart", data={"item": "x"})
+    assert r.status_code == 503 and "tribes agent" in r.text and not r.headers.getlist("Set-Cookie")
 
 
 def test_flask_size_limit_gives_clear_error_and_nothing_written() -> None:

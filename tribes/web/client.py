@@ -122,6 +122,20 @@ class SessionClient:
     async def acall(self, msg: dict[str, Any]) -> dict[str, Any]:
         return await asyncio.to_thread(self.call, msg)
 
+    def hello(self) -> dict[str, Any]:
+        """The agent's hello answer (version, route, write limit), connecting if needed."""
+        if not self.info:
+            try:
+                self._get()
+            except AgentUnavailable:
+                raise
+            except (OSError, ProtocolError) as exc:
+                raise unavailable(self.path, exc) from None
+        return self.info
+
+    async def ahello(self) -> dict[str, Any]:
+        return self.info or await asyncio.to_thread(self.hello)
+
     def close(self) -> None:
         self._drop()
 
@@ -197,6 +211,16 @@ class AsyncSessionClient:
     def call(self, msg: dict[str, Any]) -> dict[str, Any]:
         return SessionClient(self.path, self.timeout, self.max_frame).call(msg)
 
+    def hello(self) -> dict[str, Any]:
+        if not self.info:
+            self.info = SessionClient(self.path, self.timeout, self.max_frame).hello()
+        return self.info
+
+    async def ahello(self) -> dict[str, Any]:
+        if not self.info:
+            await self.acall({"op": "status"})       # connects (hello) and keeps the connection
+        return self.info
+
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []
         for _r, w, _d in idle:
@@ -266,6 +290,12 @@ class EmbeddedMember:
             raise error[0]
         self.info = self.call({"op": "hello", "v": 1})
         return self
+
+    def hello(self) -> dict[str, Any]:
+        return self.info
+
+    async def ahello(self) -> dict[str, Any]:
+        return self.info
 
     async def _handle(self, msg: dict[str, Any]) -> dict[str, Any]:
         return self.service.handle(msg)  # type: ignore[no-any-return]

@@ -120,8 +120,14 @@ class TribesSessionInterface(SessionInterface):
         try:
             action = store.save(session)
         except AgentUnavailable as exc:
+            # the page was made, but its session changes cannot be kept: the answer is a 503
             log.error("session changes of this request were not saved: %s", exc)
-            raise
+            response.status_code = 503
+            response.headers.pop("Location", None)
+            response.headers["Retry-After"] = "5"
+            response.headers["Content-Type"] = "text/plain; charset=utf-8"
+            response.set_data(f"503 Service Unavailable: the session store is not reachable.\n{exc}\n")
+            return
         https = bool(getattr(response, "_tribes_https", False)) or _request_is_secure()
         if action.set:
             response.headers.add("Set-Cookie", cfg.cookie_header(action.set, https))

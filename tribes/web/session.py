@@ -361,6 +361,11 @@ class SessionStore:
         if self.config.max_write is not None:
             return self.config.max_write
         info = getattr(self.backend, "info", None) or {}
+        if not info and hasattr(self.backend, "hello"):
+            try:
+                info = self.backend.hello()             # connects: the agent's limit applies at once
+            except AgentUnavailable:
+                return None                             # the commit will find out (HTTP 503)
         mw = info.get("max_write")
         return int(mw) if mw else None
 
@@ -399,6 +404,12 @@ class SessionStore:
     async def aload(self, s: TribesSession) -> None:
         msg = self._load_msg(s)
         if msg is None:
+            if self.config.max_write is None and not getattr(self.backend, "info", None) \
+                    and hasattr(self.backend, "ahello"):
+                try:
+                    await self.backend.ahello()         # the agent's write limit, before the app writes
+                except AgentUnavailable:
+                    pass                                # the commit will find out (HTTP 503)
             s.loaded = True
             return
         try:

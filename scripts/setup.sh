@@ -11,6 +11,8 @@ APT_PACKAGES+=(apache2-bin chromium chromium-driver redis-server)
 APT_PACKAGES+=(dnsmasq-base)
 # network faults in the lab (issue 19): nft loss/duplication/partition rules inside lab namespaces only
 APT_PACKAGES+=(nftables)
+# bench/bench_channel.py: the TCP limit between two lab namespaces (iperf3 -s runs by hand in a namespace, never as a service)
+APT_PACKAGES+=(iperf3)
 need_apt=0
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt=1

@@ -136,3 +136,28 @@ def test_socket_refuses_other_users(sockdir: str) -> None:
         assert SessionClient(path).call({"op": "status"})["ok"]            # our own user still gets in
     finally:
         agent.stop()
+
+
+def test_agent_command_refuses_a_world_open_socket_and_bad_config(sockdir: str) -> None:
+    from click.testing import CliRunner
+
+    from tribes.cli.main import cli
+    r = CliRunner().invoke(cli, ["agent", "--socket", os.path.join(sockdir, "a.sock"), "--socket-mode", "666"])
+    assert r.exit_code == 2 and "must not be open to other users" in r.output
+    r = CliRunner().invoke(cli, ["agent", "--socket-mode", "9x"])
+    assert r.exit_code == 2 and "octal" in r.output
+    r = CliRunner().invoke(cli, ["agent", "--config", os.path.join(sockdir, "missing.xml"),
+                                 "--socket", os.path.join(sockdir, "a.sock")])
+    assert r.exit_code == 3 and "no such file" in r.output and not os.path.exists(os.path.join(sockdir, "a.sock"))
+
+
+def test_a_second_agent_on_a_live_socket_is_refused(sockdir: str) -> None:
+    from tribes.web.agent import AgentServer, SocketInUse
+    path = os.path.join(sockdir, "agent.sock")
+    agent = Running(path)
+    try:
+        with pytest.raises(SocketInUse, match="another agent is serving"):
+            asyncio.run(AgentServer(agent.backend.service, path).start())
+        assert SessionClient(path).call({"op": "status"})["ok"]
+    finally:
+        agent.stop()

@@ -84,3 +84,7 @@ def test_cookie_is_tomcats(lab: Lab, cluster: TomcatCluster, web: PyWeb) -> None
     assert c.startswith("JSESSIONID=") and "Path=/app" in c and "HttpOnly" in c
     sid = c.split(";")[0].split("=", 1)[1]
     assert len(sid.split(".")[0]) == 32 and sid.split(".")[0].isupper() and sid.endswith(".py1")
+
+
+def test_concurrent_tomcat_and_python_requests(lab: Lab, cluster: TomcatCluster, web: PyWeb) -> None:
+    cases.concurrent_writers(lab, cluster, web)

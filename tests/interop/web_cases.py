@@ -219,3 +219,45 @@ def route_rename(lab: Lab, cluster: TomcatCluster, web: PyWeb) -> None:
     # an id with another live node's route is served as is (no rename by Python)
     r = b.get(web.url, "/app/py/api/session")
     assert r.json()["id"] == new_id and not set_cookie_values(r)
+
+
+def concurrent_writers(lab: Lab, cluster: TomcatCluster, web: PyWeb, rounds: int = 8) -> None:
+    """A Tomcat request and a Python request on one session at the same time: each writes its own
+    attribute, and both survive (last writer per attribute, not per session)."""
+    import threading
+    t1 = cluster.nodes[0]
+    b = WebBrowser(lab)
+    sid = b.new_session(t1)
+    errors: list[str] = []
+
+    def tomcat(i: int) -> None:
+        r = WebBrowser(lab)
+        r.cookies["/app"] = sid
+        if r.get(t1, "/app/set", {"name": "from_tomcat", "type": "int", "value": str(i)}).status != 200:
+            errors.append(f"tomcat {i}")
+
+    def python(i: int) -> None:
+        r = WebBrowser(lab)
+        r.cookies["/app"] = sid
+        st, _ = api(r, web, {"set": {"from_python": i}})
+        if st != 200:
+            errors.append(f"python {i}")
+
+    for i in range(rounds):
+        ts = [threading.Thread(target=tomcat, args=(i,)), threading.Thread(target=python, args=(i,))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+    assert not errors, errors
+    last = rounds - 1
+
+    def both() -> Any:
+        t = peek_types(t1, sid)
+        return t if t.get("from_tomcat") == ("java.lang.Integer", str(last)) and \
+            t.get("from_python") == ("java.lang.Integer", str(last)) else None
+
+    wait_until(both, what="both writers' last values on Tomcat")
+    st, v = api(b, web)
+    assert v["attributes"]["from_tomcat"] == {"class": "java.lang.Integer", "value": last}
+    assert v["attributes"]["from_python"] == {"class": "java.lang.Integer", "value": last}

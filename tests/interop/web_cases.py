@@ -100,9 +100,13 @@ def write_remove_invalidate(lab: Lab, cluster: TomcatCluster, web: PyWeb) -> Non
 def login_tomcat_to_python(lab: Lab, cluster: TomcatCluster, web: PyWeb) -> None:
     t1 = cluster.nodes[0]
     b = WebBrowser(lab)
+    r = b.get(t1, "/app/secure/whoami")                   # the login page: a session before the login
+    pre_login = b.session_id("/app")
+    assert "tribeslab-login-page" in r.body and pre_login
     who = b.login(t1)
     assert who.json()["user"] == "alice"
     sid = b.session_id("/app")
+    assert sid.split(".")[0] != pre_login.split(".")[0], "Tomcat's login changed the id"
 
     def seen() -> Any:
         st, v = api(b, web)
@@ -110,6 +114,11 @@ def login_tomcat_to_python(lab: Lab, cluster: TomcatCluster, web: PyWeb) -> None
 
     v = wait_until(seen, what="Tomcat's FORM login visible in Python")
     assert "tribes" in v["roles"] and v["auth"] == "FORM" and v["id"] == sid, (v, sid)
+    # the pre-login id is not followed to the logged-in session (session fixation)
+    old = WebBrowser(lab)
+    old.cookies["/app"] = pre_login
+    st, v_old = api(old, web)
+    assert st == 200 and v_old["id"] is None and v_old["user"] is None, v_old
     # the page greets the user
     r = b.get(web.url, "/app/py/")
     assert r.status == 200 and 'id="user">alice<' in r.body

@@ -67,7 +67,7 @@ class _LoadProgress:
 async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[str, ...], jvm_route: str | None,
                store_path: str, contexts: tuple[str, ...], async_delay: float, synchronous: str,
                max_per_user: int, login_policy: str, exempt: tuple[str, ...], as_json: bool,
-               explicit: set[str]) -> int:
+               tomcat_version: str, explicit: set[str]) -> int:
     from tribes.keeper.durability import DurableAckInterceptor
     from tribes.keeper.keeper import SessionKeeper
     from tribes.keeper.logins import LoginPolicy
@@ -85,7 +85,7 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
         return EXIT_CONFIG
 
     def factory(channel: Any, **kw: Any) -> SessionKeeper:
-        return SessionKeeper(channel, store, async_delay=async_delay, **kw)
+        return SessionKeeper(channel, store, async_delay=async_delay, tomcat_version=tomcat_version, **kw)
 
     try:
         cfg = load_node_config(net, config_path, properties, jvm_route, explicit=explicit)
@@ -177,12 +177,15 @@ async def _report(keeper: Any, as_json: bool, every: float = 30.0) -> None:
 @click.option("--login-policy", type=click.Choice(["newest-wins", "oldest-wins"]), default="newest-wins",
               show_default=True, help="Which session survives a duplicate login.")
 @click.option("--login-exempt", "exempt", multiple=True, metavar="USER", help="A user the limit does not apply to.")
+@click.option("--tomcat-version", type=click.Choice(["9.0", "10.1"]), default="10.1", show_default=True,
+              help="Layout of the session streams and principals of the cluster (stored and served as such).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (kind ready / keeper / summary).")
 def keeper(net: NetworkOptions, config_path: str | None = None, properties: tuple[str, ...] = (),
            jvm_route: str | None = None, store_path: str = "", contexts: tuple[str, ...] = (),
            async_delay: float = 0.2, synchronous: str = "FULL", max_per_user: int = 0,
-           login_policy: str = "newest-wins", exempt: tuple[str, ...] = (), as_json: bool = False) -> None:
+           login_policy: str = "newest-wins", exempt: tuple[str, ...] = (), tomcat_version: str = "10.1",
+           as_json: bool = False) -> None:
     """Hold every session of the cluster and persist it, so sessions survive a restart of every node."""
     raise SystemExit(asyncio.run(_run(net, config_path, properties, jvm_route, store_path, contexts, async_delay,
-                                      synchronous, max_per_user, login_policy, exempt, as_json,
+                                      synchronous, max_per_user, login_policy, exempt, as_json, tomcat_version,
                                       explicit=explicit_flags())))

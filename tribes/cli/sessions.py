@@ -362,7 +362,7 @@ def invalidate(ctx: click.Context, contexts: tuple[str, ...], session_id: str) -
 @click.pass_context
 def logout(ctx: click.Context, contexts: tuple[str, ...], user: str) -> None:
     """Log USER out on every node: invalidate every session whose principal is USER (forced logout)."""
-    from tribes.keeper.logins import force_logout
+    from tribes.managers.logout import force_logout
     p = _parent(ctx)
 
     def action(cluster: Any) -> int:

@@ -11,7 +11,8 @@ member sees every session of its contexts, so it can see every login in the clus
   invalidated), and a per-user exception list. A login's time is when this member first saw the
   principal on that session. Invalidation is the cluster's own: ``EXPIRED`` to every node, so the
   user's next request on any node meets Tomcat's login page.
-* :func:`force_logout` invalidates every session of a user on every node, with or without a keeper.
+* :func:`force_logout` (from :mod:`tribes.managers.logout`, re-exported here) invalidates every session
+  of a user on every node, with or without a keeper.
 
 BackupManager contexts are not covered: a proxy entry holds a key only and never sees the principal.
 """
@@ -21,8 +22,9 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
+from tribes.managers.logout import force_logout
 from tribes.managers.principal import principal_name
 from tribes.ratelimit import RateLimitedLog
 
@@ -51,30 +53,6 @@ class LoginPolicy:
     @property
     def enabled(self) -> bool:
         return self.max_sessions_per_user > 0
-
-
-def _sessions_of(cluster: Any, user: str, contexts: Iterable[str] | None) -> list[tuple[str, str]]:
-    names = set(contexts) if contexts is not None else None
-    found = []
-    for name, dm in cluster.managers.items():
-        if names is not None and name not in names:
-            continue
-        for sid, s in dm.sessions.items():
-            if s.is_valid and principal_name(s.principal) == user:
-                found.append((name, sid))
-    return found
-
-
-def force_logout(cluster: Any, user: str, contexts: Iterable[str] | None = None) -> list[tuple[str, str]]:
-    """Invalidate every session of ``user`` (in ``contexts``, manager names, or all) on every node.
-
-    Returns the ``(context, session id)`` pairs invalidated. The EXPIRED messages are queued: await
-    ``cluster.flush()`` before leaving the cluster."""
-    victims = _sessions_of(cluster, user, contexts)
-    for ctx, sid in victims:
-        cluster.contexts[ctx].invalidate(sid)
-    log.warning("forced logout of user %r: %d session(s) invalidated on every node", user, len(victims))
-    return victims
 
 
 class LoginMonitor:

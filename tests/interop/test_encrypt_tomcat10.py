@@ -127,6 +127,33 @@ def test_replay_is_rejected_by_tomcat_and_by_python(lab: Lab, cluster: TomcatClu
     assert "replayed message" in "\n".join(py.stderr)
 
 
+def test_tampered_frame_changes_no_session(lab: Lab, cluster: TomcatCluster, py: PyNode) -> None:
+    """A captured SESSION_CREATED with one flipped bit. GCM (10.1): refused at decrypt. CBC (9.0, no
+    integrity): it decrypts, but the flipped IV bit breaks the Java stream header, so the stream check
+    fails before any object is built. Either way no session appears, on Python or on Tomcat."""
+    from tribes.interceptors.encrypt import FORMAT_9, FORMAT_10, EncryptionSettings, seal
+    from tribes.managers.session_message import EVT_SESSION_CREATED, SessionMessage
+    fmt = FORMAT_10 if cluster.version == "10" else FORMAT_9
+    settings = EncryptionSettings.create(KEY, None, fmt)
+    inj = lab.hosts.get("inj") or lab.add_host("inj", index=60)
+    before = py.call("stats")["encrypt"]
+    for target, sid in ((py.host.address, "TAMPERED0000000000000000000000P1.tomcat1"),
+                        (cluster.nodes[0].address, "TAMPERED0000000000000000000000T1.tomcat1")):
+        msg = SessionMessage(EVT_SESSION_CREATED, "localhost#/app", sid, None, sid + "-c", 1).encode()
+        payload = bytearray(seal(settings, msg, int(time.time() * 1000)))
+        payload[0] ^= 0x01  # IV byte 0: GCM tag fails; CBC flips plaintext byte 0 (0xAC of the stream magic)
+        assert inject(inj, target, [bytes(payload)]) == 1
+    time.sleep(1.5)
+    assert py.session("/app", "TAMPERED0000000000000000000000P1.tomcat1") is None
+    assert cluster.nodes[0].peek("TAMPERED0000000000000000000000T1.tomcat1") is None
+    after = py.call("stats")["encrypt"]
+    if fmt == FORMAT_10:
+        assert after["rejected"]["decrypt"] == before["rejected"]["decrypt"] + 1
+    else:
+        assert after["decrypted"] >= before["decrypted"] + 1  # CBC cannot tell...
+        assert "unable to deserialize a message from" in "\n".join(py.stderr)  # ...the stream header can
+
+
 def test_plaintext_session_message_is_refused_before_deserialization(lab: Lab, cluster: TomcatCluster,
                                                                     py: PyNode) -> None:
     from tribes.managers.session_message import EVT_SESSION_CREATED, SessionMessage

@@ -1,7 +1,8 @@
 """test_encrypt_tomcat10.py on a real Tomcat 9.0.70 cluster with the 9.0 default EncryptInterceptor
 (AES/CBC/PKCS5Padding, no timestamp, no replay window): the Python node (9.0 format) configured from
 the same server.xml (lab ``ectc9`` / 10.77.15). The replay test is 10.1-only (9.0.70 has no replay
-protection); a 10.1-format node is named as a version mismatch."""
+protection); a 10.1-format node is named as a version mismatch. In the slow tier (the default tier
+runs the 10.1 cluster and the 9.0 format against the Java peer and Tomcat's own class)."""
 from __future__ import annotations
 
 import time
@@ -17,9 +18,9 @@ from tests.interop.test_encrypt_tomcat10 import (  # noqa: F401  (collected here
     test_1_tomcat_session_appears_in_python_with_equal_values, test_2_python_session_served_by_tomcat2,
     test_3_updates_removals_invalidate_and_expiry_both_ways, test_6_login_replicates_to_python_and_back,
     test_a_node_of_the_other_version_is_named_as_a_version_mismatch,
-    test_plaintext_session_message_is_refused_before_deserialization)
+    test_plaintext_session_message_is_refused_before_deserialization, test_tampered_frame_changes_no_session)
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop, pytest.mark.slow]  # a second Tomcat cluster: slow tier (issue budget)
 
 VERSION = "9"
 

@@ -38,7 +38,7 @@ class Bed:
 
 
 def make_bed(lab: Lab, kinds: tuple[str, ...] = ("python",), cap_mib: int = 64, version: int = 10,
-             base: int = 60) -> Bed:
+             base: int = 60, partial_frame_timeout_ms: int | None = 3000) -> Bed:
     """Receivers of the given kinds ("python", "java"), the Java sender and the attacker host."""
     hs = lab.add_host("snd", index=base)
     ha = lab.add_host("evil", index=base + 1)
@@ -46,9 +46,10 @@ def make_bed(lab: Lab, kinds: tuple[str, ...] = ("python",), cap_mib: int = 64, 
     for i, kind in enumerate(kinds):
         h = lab.add_host(f"rx{kind[:2]}", index=base + 2 + i)
         if kind == "python":
-            peer = start_pypeer(h, "member", MCAST + ["--quiet-messages", "--receiver-prop",
-                                                      f"maxTotalBuffer={cap_mib * 1024 * 1024}",
-                                                      "--receiver-prop", "partialFrameTimeout=3000"])
+            props = ["--receiver-prop", f"maxTotalBuffer={cap_mib * 1024 * 1024}"]
+            if partial_frame_timeout_ms is not None:
+                props += ["--receiver-prop", f"partialFrameTimeout={partial_frame_timeout_ms}"]
+            peer = start_pypeer(h, "member", MCAST + ["--quiet-messages", *props])
         else:
             peer = start_tribes_peer(h, "member", MCAST + ["--quiet-messages"], version=version)
         receivers[kind] = (h, peer)

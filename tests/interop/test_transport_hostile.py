@@ -46,3 +46,20 @@ def test_java_sender_keeps_every_ack_during_attack(bed: Bed, attack: str) -> Non
         assert r["attacker"].get("stillOpen", 0) <= 64 + 1, r["attacker"]
     if attack == "noack":
         assert opened == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_long_attacks_with_default_limits(lab_factory: Callable[..., Lab], attack: str) -> None:
+    """The same for 30 s per attack with the shipped defaults (512 MiB total receive cap)."""
+    require_root_and_java(10)
+    lab = lab_factory(f"tpl{ATTACKS.index(attack)}", f"10.77.{64 + ATTACKS.index(attack)}")
+    b = make_bed(lab, ("python",), cap_mib=512, partial_frame_timeout_ms=None)
+    try:
+        r = run_attack(b, "python", attack, 30.0)
+        assert not r["errors"], r["errors"][:3]
+        assert max(r["latencies"]) < 1.0, sorted(r["latencies"])[-5:]
+        assert r["peak_rss_mib"] < 512 + 200, r["peak_rss_mib"]
+        assert r["after_ok"], r
+    finally:
+        close_bed(b)

@@ -102,6 +102,28 @@ def test_1_tomcat_sessions_held_as_proxy_and_backup(lab: Lab, cluster: TomcatClu
     assert rows[sid]["attributes"]["i"]["value"] == 42 and "attributes" not in rows[psid]
 
 
+def test_1b_tribes_sessions_cli_shows_roles(lab: Lab, cluster: TomcatCluster, py: BackupPyNode,
+                                           py_version: str) -> None:
+    """The real `tribes sessions --manager backup --json` command, as a short-lived member: every key of
+    /app arrives by STATE as a proxy, with its primary and backup."""
+    import json
+    import sys
+    from interop.lab import REPO_ROOT
+    rows_py = sessions_json(py)
+    host = lab.hosts.get("cli") or lab.add_host("cli", index=60)
+    env = {**os.environ, "PYTHONPATH": REPO_ROOT}
+    r = host.run([sys.executable, "-m", "tribes.cli.main", "sessions", "--bind", host.address, "--manager", "backup",
+                  "--tomcat-version", py_version, "--context", "/app", "--json"], env=env, timeout=180)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    rows = {o["id"]: o for o in (json.loads(x) for x in r.stdout.splitlines() if x.startswith("{"))
+            if o.get("kind") == "session"}
+    assert set(rows_py) <= set(rows), "the CLI node did not get every key"
+    for sid, row in rows.items():
+        if sid in rows_py:
+            assert row["role"] == "proxy" and row["primaryMember"] == rows_py[sid]["primaryMember"], row
+            assert row["backupMembers"] == rows_py[sid]["backupMembers"], row
+
+
 def test_3_python_primary_gets_tomcat_backup_and_proxies(lab: Lab, cluster: TomcatCluster, py: BackupPyNode) -> None:
     attrs = {"s": tj("java.lang.String", "from python"), "i": tj("java.lang.Integer", -5),
              "l": tj("java.lang.Long", 1 << 40), "z": tj("java.lang.Boolean", False),
@@ -151,7 +173,7 @@ def test_8_bad_input_is_logged_and_dropped_and_everything_else_stays(
         lab: Lab, cluster: TomcatCluster, py: BackupPyNode) -> None:
     from tribes.group.rpc import RpcMessage
     from tribes.javaser import dumps
-    from tribes.tipis.map_message import MSG_PING, MSG_PROXY, MapMessage
+    from tribes.tipis.map_message import MSG_PROXY, MSG_RETRIEVE_BACKUP, MapMessage
 
     before = py.call("roles", ctx="/app")["roles"]
     st0 = py.stats()
@@ -161,7 +183,8 @@ def test_8_bad_input_is_logged_and_dropped_and_everything_else_stays(
         dumps(MapMessage(mid, MSG_PROXY, key_bytes=b"\xac\xed\x00\x05t\x00\x09trunc").to_java("10.1")),  # corrupt key
         dumps(MapMessage(b"localhost#/nope-map", MSG_PROXY, key_bytes=good_key).to_java("10.1")),  # unknown map id
         dumps(MapMessage(mid, 99, key_bytes=good_key).to_java("10.1")),                         # unknown type
-        dumps(RpcMessage(mid, os.urandom(16), MapMessage(mid, MSG_PING).to_java("10.1"), reply=True).to_java()),
+        dumps(RpcMessage(mid, os.urandom(16), MapMessage(mid, MSG_RETRIEVE_BACKUP, key_bytes=good_key).to_java("10.1"),
+                         reply=True).to_java()),                                               # reply, unknown uuid
         b"\xac\xed\x00\x05sr\x00\x41org.apache.catalina.tribes.tipis.AbstractRep",                 # truncated stream
     ]
     acks = inject(py.host, py.host.address, payloads, options=2)
@@ -202,9 +225,13 @@ def test_4_start_up_after_1000_sessions_and_tomcat_start_with_python_primaries(
     t = cluster.running()[0]
     status, body = t.get_json("/create", {"n": 1000, "prefix": "bulk", "sync": 0}, timeout=180)
     assert status == 200 and body["created"] == 1000, body
-    keys = wait_until(lambda: (lambda r: r if len(r) >= 1000 else None)(py.call("roles", ctx="/app")["roles"]),
-                      timeout=120, what="1000 sessions known to the first Python node")
-    want = {r["id"] for r in keys}
+    creator = member_name(t.address)
+
+    def bulk() -> set[str] | None:
+        ids = {r["id"] for r in py.call("roles", ctx="/app")["roles"] if r["primaryMember"] == creator}
+        return ids if len(ids) >= 1000 else None
+    # the 1000 new sessions (earlier tests' keys may be in any state after their kills and renames)
+    want = wait_until(bulk, timeout=120, what="1000 sessions known to the first Python node")
     # a second Python node started now gets the whole map by STATE: every key, as a proxy, with primary+backup
     py2 = BackupPyNode(lab.add_host("pyb", index=51), ["--jvm-route", "py2", "--context", "/app",
                                                        "--version", py_version])
@@ -215,7 +242,8 @@ def test_4_start_up_after_1000_sessions_and_tomcat_start_with_python_primaries(
         for k in want:
             r = roles2[k]
             assert r["role"] == "proxy", r
-            assert r["primaryMember"] is not None and len(r["backupMembers"]) == 1, r
+            assert r["primaryMember"] is not None and len(r["backupMembers"]) == 1, (
+                r, py.view(k), py2.log_tail(40), [(n.jvm_route, k in n.sessions()["ids"]) for n in cluster.running()])
     finally:
         py2.close()
     # Python primaries, then a new Tomcat node: it serves every one of them

@@ -47,6 +47,11 @@ def test_1_tomcat_sessions_held_as_proxy_and_backup(lab: Lab, cluster: TomcatClu
     assert set(py.stats()["member_versions"].values()) == {"9"}
 
 
+def test_1b_tribes_sessions_cli_shows_roles(lab: Lab, cluster: TomcatCluster, py: BackupPyNode,
+                                           py_version: str) -> None:
+    t10.test_1b_tribes_sessions_cli_shows_roles(lab, cluster, py, py_version)
+
+
 def test_3_python_primary_gets_tomcat_backup_and_proxies(lab: Lab, cluster: TomcatCluster, py: BackupPyNode) -> None:
     t10.test_3_python_primary_gets_tomcat_backup_and_proxies(lab, cluster, py)
 

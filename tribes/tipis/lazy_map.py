@@ -25,11 +25,10 @@ from typing import Any, Sequence
 from tribes.group.rpc import ALL_REPLY, FIRST_REPLY, RpcChannel
 from tribes.membership.member import Member
 from tribes.ratelimit import RateLimitedLog
-from tribes.tipis.map_message import (MAP_MESSAGE_CLASS, MSG_INIT, MSG_START, MSG_STATE, MSG_STATE_COPY, MSG_STOP,
-                                      MapMessage, MapMessageError)
-from tribes.tipis.map_message import version_key
-from tribes.tipis.replicated_map import (DESTROYED, INITIALIZED, NEW, STATETRANSFERRED, Action, MapEntry,
-                                         MapValueHandler, Publish, ReplicatedMapCore, Send)
+from tribes.tipis.map_message import (MAP_MESSAGE_CLASS, MSG_INIT, MSG_PING, MSG_REMOVE, MSG_START, MSG_STATE,
+                                      MSG_STATE_COPY, MSG_STOP, MapMessage, MapMessageError)
+from tribes.tipis.replicated_map import (DESTROYED, INITIALIZED, STATETRANSFERRED, Action, MapEntry, MapValueHandler,
+                                         Publish, ReplicatedMapCore, Send)
 from tribes.transport.errors import ChannelException
 
 log = logging.getLogger("tribes.tipis")
@@ -280,6 +279,12 @@ class LazyReplicatedMap:
                         break
                     continue
                 backup = (nxt,)
+                entry = core.entries.get(key)
+                if entry is None or not entry.is_primary:
+                    # removed (or taken over) while the BACKUP was on its way: undo it on that node
+                    if entry is None:
+                        await self._send(Send((nxt,), core.msg(MSG_REMOVE, key), core.channel_send_options))
+                    return
                 proxies = [m for m in core.members() if m != nxt]
                 if proxies:
                     await self._send(Send(tuple(proxies), core.proxy_message(key, backup), core.channel_send_options))
@@ -429,8 +434,11 @@ class LazyReplicatedMap:
             _rl.warn("map-corrupt", "map %s: corrupt late RPC reply from %s dropped: %s", self.map_name,
                      sender.name, exc)
             return
-        _rl.warn("map-leftover", "map %s: RPC reply %s from %s for no pending request (late or unknown uuid)",
-                 self.map_name, mm.type_desc, sender.name)
+        if mm.msgtype in (MSG_INIT, MSG_START, MSG_PING):   # normal: the FIRST_REPLY RPC completed before it came
+            log.debug("map %s: late %s reply from %s", self.map_name, mm.type_desc, sender.name)
+        else:
+            _rl.warn("map-leftover", "map %s: RPC reply %s from %s for no pending request (late or unknown uuid)",
+                     self.map_name, mm.type_desc, sender.name)
         self._run(self.core.left_over(mm, sender, now_ms()))
 
     # -- MembershipListener -------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ def _same(ts: TribesSession, key: str, value: Any) -> bool:
     if orig is None or key in ts._set:
         return False
     try:
-        return encode_attribute(key, coerce_like(ts._values.get(key), value)) == orig
+        return encode_attribute(key, coerce_like(ts._jtypes.get(key, ts[key]), value)) == orig
     except TypeError:
         return False
 
@@ -81,7 +81,7 @@ class SessionStore(SessionBase):
             self._session_key = None
         elif ts.session_id != self._session_key:
             self._session_key = ts.session_id              # renamed by JvmRouteBinderValve
-        return dict(ts._values)
+        return {k: ts[k] for k in ts}
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._get_session()

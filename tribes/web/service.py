@@ -67,6 +67,10 @@ class SessionService:
         self.renames: dict[str, dict[str, tuple[str, int]]] = {}
         self.badlog = RateLimitedLog(log)
         self.requests = 0
+        #: id(value) -> (value, its stream): session values are replaced, never changed in place, so
+        #: a value's serialization is made once (bounded; cleared when full)
+        self._streams: dict[int, tuple[Any, bytes]] = {}
+        self.stream_cache_size = 50_000
         cluster.add_listener(self._on_event)
 
     # -- renames ------------------------------------------------------------------------------
@@ -142,11 +146,20 @@ class SessionService:
         if s is None:
             return {"ok": True, "found": False, "id": None}
         attrs = {}
+        cache = self._streams
         for name, value in s.attributes.items():
+            hit = cache.get(id(value))
+            if hit is not None and hit[0] is value:
+                attrs[name] = hit[1]
+                continue
             try:
-                attrs[name] = dumps(value)
+                data = attrs[name] = dumps(value)
             except JavaSerializationError as exc:    # a value read from Java always writes back
                 log.error("%s: attribute %r of %s cannot be re-serialized: %s", ctxname, name, s.id, exc)
+                continue
+            if len(cache) >= self.stream_cache_size:
+                cache.clear()
+            cache[id(value)] = (value, data)
         principal, auth = principal_info(s)
         return {"ok": True, "found": True, "id": s.id, "renamed": renamed, "attrs": attrs,
                 "principal": principal, "auth": auth, "new": False}
@@ -162,7 +175,9 @@ class SessionService:
         values: dict[str, Any] = {}
         for name, data in sets.items():        # decode everything before changing anything
             try:
-                values[name] = loads(data)
+                values[name] = v = loads(data)
+                if len(self._streams) < self.stream_cache_size:
+                    self._streams[id(v)] = (v, data)    # the next load sends these bytes as they are
             except JavaSerializationError as exc:
                 self.badlog.warn("bad_value", "refused a session write: attribute %r is not a valid Java "
                                  "serialization stream (%s)", name, exc)

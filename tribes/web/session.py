@@ -149,6 +149,9 @@ class CookieAction:
     delete: bool = False
 
 
+_LAZY = object()
+
+
 class TribesSession(MutableMapping[str, Any]):
     """One Tomcat session seen from a Python request (see the module doc)."""
 
@@ -183,18 +186,21 @@ class TribesSession(MutableMapping[str, Any]):
         self.session_id = ans["id"]
         self.renamed = bool(ans.get("renamed")) or ans["id"] != self.request_id
         self._orig = dict(ans.get("attrs") or {})
-        for k, data in self._orig.items():
-            v = decode_attribute(k, data)
-            if isinstance(v, (_JavaInt, _JavaFloat)):
-                # a boxed number reads as a plain int/float (prints as one); its Java type is kept
-                # for the write-back (an Integer stays an Integer)
-                self._jtypes[k] = v
-                v = int(v) if isinstance(v, _JavaInt) else float(v)
-            self._values[k] = v
+        self._values = dict.fromkeys(self._orig, _LAZY)     # decoded at first use
         p = ans.get("principal")
         if p:
             self.principal, self.roles = p[0], list(p[1])
         self.auth_type = ans.get("auth")
+
+    def _decode(self, key: str) -> Any:
+        v = decode_attribute(key, self._orig[key])
+        if isinstance(v, (_JavaInt, _JavaFloat)):
+            # a boxed number reads as a plain int/float (prints as one); its Java type is kept
+            # for the write-back (an Integer stays an Integer)
+            self._jtypes[key] = v
+            v = int(v) if isinstance(v, _JavaInt) else float(v)
+        self._values[key] = v
+        return v
 
     def _ensure(self) -> None:
         self.accessed = True
@@ -212,7 +218,8 @@ class TribesSession(MutableMapping[str, Any]):
     # -- mapping ------------------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
         self._ensure()
-        return self._values[key]
+        v = self._values[key]
+        return self._decode(key) if v is _LAZY else v
 
     def __setitem__(self, key: str, value: Any) -> None:
         if not isinstance(key, str):
@@ -222,7 +229,10 @@ class TribesSession(MutableMapping[str, Any]):
             if key in self._values:
                 del self[key]
             return
-        typed = coerce_like(self._jtypes.get(key, self._values.get(key)), value)
+        old = self._values.get(key)
+        if old is _LAZY:
+            old = self._decode(key)
+        typed = coerce_like(self._jtypes.get(key, old), value)
         data = encode_attribute(key, typed)             # TypeError naming the attribute
         size = len(key) + len(data) + sum(len(k) + len(v or b"") for k, v in self._set.items() if k != key)
         limit = self._store.max_write()
@@ -260,7 +270,7 @@ class TribesSession(MutableMapping[str, Any]):
         return key in self._values
 
     def __repr__(self) -> str:
-        return f"<TribesSession {self.session_id or self.request_id or 'new'} {dict(self._values)!r}>"
+        return f"<TribesSession {self.session_id or self.request_id or 'new'} {sorted(self._values)!r}>"
 
     # -- Tomcat operations --------------------------------------------------------------------
     @property
@@ -320,8 +330,8 @@ class TribesSession(MutableMapping[str, Any]):
         sets: dict[str, bytes] = {}
         for k, data in self._set.items():
             sets[k] = data if data is not None else encode_attribute(k, self._values[k])
-        for k, v in self._values.items():
-            if k not in sets and is_mutable(v):
+        for k, v in self._values.items():               # undecoded values cannot have changed
+            if k not in sets and v is not _LAZY and is_mutable(v):
                 data = encode_attribute(k, v)
                 if data != self._orig.get(k):
                     sets[k] = data

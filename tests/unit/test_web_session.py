@@ -191,3 +191,24 @@ def test_a_read_only_request_ends_a_request_of_the_session() -> None:
     b.calls.clear()
     store.save(untouched)
     assert b.calls == []
+
+
+def test_none_removes_and_collections_map_to_java() -> None:
+    b, store = make()
+    sid = b.tomcat_session({"gone": "x", "stays": j.JavaLong(1)})
+    s = store.open(sid)
+    s["gone"] = None
+    s["tags"] = {"a"}
+    s["pair"] = ("k", 2)
+    s["raw"] = bytearray(b"\x01")
+    store.save(s)
+    attrs = b.dm.sessions[sid].attributes
+    assert "gone" not in attrs and attrs["stays"] == j.JavaLong(1)
+    assert isinstance(attrs["tags"], j.JavaHashSet) and set(attrs["tags"]) == {"a"}
+    assert isinstance(attrs["pair"], j.JavaArrayList) and attrs["pair"] == ["k", 2]
+    assert attrs["raw"] == b"\x01"
+    s = store.open(sid)
+    assert type(s["stays"]) is int and s["stays"] == 1        # plain for Python, still a Long in Java
+    s["stays"] = s["stays"] + 1
+    store.save(s)
+    assert type(b.dm.sessions[sid].attributes["stays"]) is j.JavaLong

@@ -18,6 +18,7 @@ Skips (with the reason) only where root, Java/Tomcat or chromium/chromedriver ar
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -26,7 +27,7 @@ from typing import Any
 import pytest
 
 from interop.fixtures import require_root_and_java
-from interop.lab import Lab
+from interop.lab import Lab, LabError, RootLeakWatch, default_interface
 from interop.web import chrome as chrome_mod
 from interop.web.scenario import BrowserScenario, WebLab
 
@@ -57,6 +58,10 @@ def _run(version: str, python: bool, name: str) -> dict[str, Any]:
     _require(version)
     artifacts = _artifacts(name)
     steps: list[str] = []
+    watch = None
+    if default_interface() is not None:   # nothing of the lab (browser included) may reach the real link
+        with contextlib.suppress(LabError):
+            watch = RootLeakWatch(f"net {SUBNET[version]}.0/24 or host 228.0.0.4 or udp port 45564").start()
     t0 = time.monotonic()
     with Lab(LAB[version] + ("" if python else "t"), SUBNET[version]) as lab:
         web = WebLab.start(lab, version=version, python=python, artifacts=artifacts, say=steps.append)
@@ -93,6 +98,8 @@ def _run(version: str, python: bool, name: str) -> dict[str, Any]:
             shots = list(web.chrome.shots)
             web.close()
     elapsed = time.monotonic() - t0
+    leaked = watch.stop() if watch is not None else 0
+    assert leaked == 0, watch.summary() if watch else ""
     print(f"\nbrowser scenario on Tomcat {version} ({'with' if python else 'without'} Python): {elapsed:.1f} s "
           f"(setup {web.timings.get('setup', 0):.1f} s); {len(shots)} screenshots in {artifacts}")
     return {"elapsed": elapsed, "shots": shots, "steps": steps}

@@ -13,7 +13,7 @@ from tribes import fastpath
 from tribes.channel import ALL_SEND_OPTIONS, SendOptions, new_unique_id
 from tribes.io.errors import ChannelDataDecodeError, MemberDecodeError
 from tribes.io.framing import ACK_DATA, FAIL_ACK_DATA
-from tribes.io.member import Member, _member_from_fields, encode_member
+from tribes.io.member import Member, encode_member, member_of_packet
 
 # new_unique_id: defined in tribes.channel, importable from here as before
 __all__ = ["ChannelData", "ChannelDataDecodeError", "new_unique_id", "is_ack", "is_fail_ack"]
@@ -27,11 +27,6 @@ def is_ack(body: bytes) -> bool:
 def is_fail_ack(body: bytes) -> bool:
     """The body of a FAIL_ACK frame (``Constants.FAIL_ACK_DATA``)."""
     return body == FAIL_ACK_DATA
-
-
-# Every message from a node carries the same sender packet: decoded Members (immutable) are shared.
-_SENDER_CACHE_SIZE = 1024
-_SENDERS: dict[bytes, Member] = {}
 
 
 @dataclass
@@ -57,13 +52,7 @@ class ChannelData:
         if not isinstance(body, bytes):
             body = bytes(body)
         options, timestamp, unique_id, fields, address, message = fastpath.parse_channel_data(body)
-        member = _SENDERS.get(address)
-        if member is None:
-            member = _member_from_fields(fields, address)
-            if len(_SENDERS) >= _SENDER_CACHE_SIZE:
-                _SENDERS.clear()
-            _SENDERS[address] = member
-        return cls(options, timestamp, unique_id, member, message)
+        return cls(options, timestamp, unique_id, member_of_packet(fields, address), message)
 
     def encode(self) -> bytes:
         """``ChannelData.getDataPackage()``: the frame body."""

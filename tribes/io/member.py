@@ -140,6 +140,24 @@ def _member_from_fields(fields: MemberFields, packet: bytes | None = None) -> Me
     return member
 
 
+# Every message from a node carries the same sender packet: decoded Members (immutable) are shared.
+# The one member cache of the package (ChannelData.decode and the receiver's core use it); bounded:
+# a flood of distinct packets empties it rather than growing it.
+_SENDER_CACHE_SIZE = 1024
+_SENDERS: dict[bytes, Member] = {}
+
+
+def member_of_packet(fields: MemberFields, packet: bytes) -> Member:
+    """The Member of a sender packet the fast path already parsed into ``fields`` (shared per packet)."""
+    member = _SENDERS.get(packet)
+    if member is None:
+        member = _member_from_fields(fields, packet)
+        if len(_SENDERS) >= _SENDER_CACHE_SIZE:
+            _SENDERS.clear()
+        _SENDERS[packet] = member
+    return member
+
+
 def decode_member(data: bytes | bytearray | memoryview) -> Member:
     """Decode one member packet; raises ``MemberDecodeError`` with a clear message on bad input."""
     raw = bytes(data)

@@ -19,13 +19,13 @@ ACK frame, False per FAIL_ACK frame, other frames ignored (as Tomcat); bad bytes
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tribes import fastpath
 from tribes.channel import SendOptions
 from tribes.io.channel_data import ChannelData
 from tribes.io.framing import ACK_DATA, ACK_FRAME, FAIL_ACK_DATA, FAIL_ACK_FRAME, FrameDecoder, FramingError
-from tribes.io.member import _member_from_fields
+from tribes.io.member import member_of_packet
 
 if TYPE_CHECKING:
     from tribes.transport.limits import ReceiverLimits
@@ -66,14 +66,12 @@ def ack_after(options: int, ok: bool) -> bytes | None:
 class RxCore:
     """Receive side of one connection: frames -> ``ChannelData``, timeouts; no I/O."""
 
-    __slots__ = ("decoder", "last_rx", "delivered", "_last_addr", "_last_member", "_parse")
+    __slots__ = ("decoder", "last_rx", "delivered", "_parse")
 
     def __init__(self, max_message_size: int, now: float) -> None:
         self.decoder = FrameDecoder(max_message_size)
         self.last_rx = now
         self.delivered = 0
-        self._last_addr: bytes | None = None
-        self._last_member: Any = None
         self._parse = fastpath.parse_channel_data
 
     @property
@@ -109,11 +107,7 @@ class RxCore:
         for body in bodies:
             try:
                 options, timestamp, unique_id, fields, address, message = parse(body)
-                if address == self._last_addr:
-                    member = self._last_member
-                else:
-                    member = self._last_member = _member_from_fields(fields, address)
-                    self._last_addr = address
+                member = member_of_packet(fields, address)  # the package's one member cache
             except Exception as exc:
                 return ConnectionRefused(f"undecodable ChannelData ({len(body)} bytes): {exc}", out)
             out.append(ChannelData(options, timestamp, unique_id, member, message))

@@ -252,7 +252,7 @@ def test_multicast_channel_messages_both_ways(bed, java_peer) -> None:  # type: 
 
     from tests.interop.membership_support import run_in_netns
     from tribes.io.channel_data import ChannelData, new_unique_id
-    from tribes.membership.acceptor import ProbeAcceptor
+    from tribes.cli.acceptor import ProbeAcceptor
     from tribes.membership.mcast import McastService
 
     version, lab = bed

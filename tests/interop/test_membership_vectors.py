@@ -9,7 +9,7 @@ import pytest
 
 from interop import javatool
 from tribes.javaser import loads
-from tribes.membership.acceptor import get_all_sessions_context, no_context_manager_message
+from tribes.cli.acceptor import get_all_sessions_context, no_context_manager_message
 from tribes.membership.member import Member
 from tribes.membership.static_rpc import decode_member_message_value, encode_rpc_member_message
 

@@ -14,7 +14,7 @@ from tribes.interceptors.static_membership import (
     MEMBER_START, MEMBER_STOP, StaticMembershipInterceptor, absolute_order,
 )
 from tribes.io.channel_data import ChannelData
-from tribes.membership.acceptor import (
+from tribes.cli.acceptor import (
     TCP_FAIL_DETECT, ProbeAcceptor, get_all_sessions_context, no_context_manager_message,
 )
 from tribes.membership.member import SHUTDOWN_PAYLOAD, Member

@@ -34,16 +34,15 @@ from tribes.io.channel_data import ChannelData
 from tribes.io.framing import ACK_FRAME, FrameDecoder, FramingError
 from tribes.io.member import Member
 
-__all__ = ["ProbeAcceptor", "TCP_FAIL_DETECT", "no_context_manager_answer"]
+__all__ = ["ProbeAcceptor", "TCP_FAIL_DETECT", "get_all_sessions_context", "no_context_manager_message",
+           "no_context_manager_answer"]
 
 log = logging.getLogger("tribes.cli.acceptor")
 
 _MAX_BUFFER = 1 << 16  # bytes kept per connection to look for the probe marker
 
-def no_context_manager_answer(payload: bytes) -> tuple[str, bytes] | None:
-    """ClusterSessionListener's answer for a node without managers: a ``GET_ALL_SESSIONS`` for any
-    context gets ``EVT_ALL_SESSION_NOCONTEXTMANAGER`` (context, serialized reply); else None."""
-    from tribes.managers.delta_manager import no_context_manager_reply
+def get_all_sessions_context(payload: bytes) -> str | None:
+    """The context name of a serialized ``EVT_GET_ALL_SESSIONS`` SessionMessageImpl, else None."""
     from tribes.managers.session_message import EVT_GET_ALL_SESSIONS, SessionMessage, SessionMessageError
 
     if not payload.startswith(b"\xac\xed"):
@@ -52,9 +51,26 @@ def no_context_manager_answer(payload: bytes) -> tuple[str, bytes] | None:
         msg = SessionMessage.decode(payload)
     except SessionMessageError:
         return None
-    if msg.event_type != EVT_GET_ALL_SESSIONS or msg.context_name is None:
+    if msg.event_type != EVT_GET_ALL_SESSIONS:
         return None
-    return msg.context_name, no_context_manager_reply(msg.context_name).encode()
+    return msg.context_name
+
+
+def no_context_manager_message(context: str) -> bytes:
+    """Serialized ``SessionMessageImpl(EVT_ALL_SESSION_NOCONTEXTMANAGER)`` as ClusterSessionListener
+    builds it (the session message codec's bytes)."""
+    from tribes.managers.delta_manager import no_context_manager_reply
+
+    return no_context_manager_reply(context).encode()
+
+
+def no_context_manager_answer(payload: bytes) -> tuple[str, bytes] | None:
+    """ClusterSessionListener's answer for a node without managers: a ``GET_ALL_SESSIONS`` for any
+    context gets ``EVT_ALL_SESSION_NOCONTEXTMANAGER`` (context, serialized reply); else None."""
+    context = get_all_sessions_context(payload)
+    if context is None:
+        return None
+    return context, no_context_manager_message(context)
 
 
 class ProbeAcceptor:

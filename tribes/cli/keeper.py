@@ -67,7 +67,7 @@ class _LoadProgress:
 async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[str, ...], jvm_route: str | None,
                store_path: str, contexts: tuple[str, ...], async_delay: float, synchronous: str,
                max_per_user: int, login_policy: str, exempt: tuple[str, ...], as_json: bool,
-               tomcat_version: str, explicit: set[str]) -> int:
+               tomcat_version: str, stats_interval: float, explicit: set[str]) -> int:
     from tribes.keeper.durability import DurableAckInterceptor
     from tribes.keeper.keeper import SessionKeeper
     from tribes.keeper.logins import LoginPolicy
@@ -101,6 +101,7 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
         return EXIT_CONFIG
     keeper.logins.default = policy
     channel.add_interceptor(DurableAckInterceptor(keeper))
+    t0 = time.monotonic()
     try:
         n = keeper.load(_LoadProgress())
     except StoreError as exc:
@@ -113,11 +114,13 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
         click.echo(f"tribes keeper: could not join the cluster: {type(exc).__name__}: {exc}", err=True)
         store.close()
         return EXIT_NETWORK
+    load_s = time.monotonic() - t0
     members = len(channel.members())
-    msg = (f"tribes keeper: holding {n} stored sessions in {len(keeper.managers)} context(s), "
+    msg = (f"tribes keeper: holding {n} stored sessions ({load_s:.2f} s to load) in {len(keeper.managers)} context(s), "
            f"{members} other members, store {store_path}")
     if as_json:
-        emit_json("ready", store=store_path, loaded=n, contexts=sorted(keeper.managers), members=members,
+        emit_json("ready", store=store_path, loaded=n, load_s=round(load_s, 3), contexts=sorted(keeper.managers),
+                  members=members,
                   local=str(channel.local_member.name) if channel.local_member is not None else None)
     else:
         click.echo(msg, err=True)
@@ -127,7 +130,7 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
         loop.add_signal_handler(sig, stop.set)
     if net.duration is not None:
         loop.call_later(net.duration, stop.set)
-    report = loop.create_task(_report(keeper, as_json))
+    report = loop.create_task(_report(keeper, as_json, stats_interval))
     await stop.wait()
     report.cancel()
     await keeper.stop()
@@ -143,16 +146,16 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
 
 async def _report(keeper: Any, as_json: bool, every: float = 30.0) -> None:
     """A periodic line with what was persisted and how far behind the disk is."""
-    last = 0
+    last = -1
     while True:
         await asyncio.sleep(every)
         st = keeper.stats
-        if st.persisted + st.deleted == last:
+        if st.persisted + st.deleted == last and every >= 5:
             continue
         last = st.persisted + st.deleted
         sessions = sum(len(dm.sessions) for dm in keeper.managers.values())
         if as_json:
-            emit_json("keeper", sessions=sessions, persisted=st.persisted, deleted=st.deleted, commits=st.commits,
+            emit_json("keeper", t=round(time.time(), 3), sessions=sessions, persisted=st.persisted, deleted=st.deleted, commits=st.commits,
                       failed_commits=st.failed_commits, durability_lag_ms=round(st.durability_lag_ms, 1),
                       duplicate_logins=keeper.logins.acted)
         log.info("keeper: %d sessions held; %d rows written, %d deleted, %d commits (%d failed); "
@@ -179,13 +182,15 @@ async def _report(keeper: Any, as_json: bool, every: float = 30.0) -> None:
 @click.option("--login-exempt", "exempt", multiple=True, metavar="USER", help="A user the limit does not apply to.")
 @click.option("--tomcat-version", type=click.Choice(["9.0", "10.1"]), default="10.1", show_default=True,
               help="Layout of the session streams and principals of the cluster (stored and served as such).")
+@click.option("--stats-interval", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Seconds between the progress lines (log, and kind keeper with --json).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (kind ready / keeper / summary).")
 def keeper(net: NetworkOptions, config_path: str | None = None, properties: tuple[str, ...] = (),
            jvm_route: str | None = None, store_path: str = "", contexts: tuple[str, ...] = (),
            async_delay: float = 0.2, synchronous: str = "FULL", max_per_user: int = 0,
            login_policy: str = "newest-wins", exempt: tuple[str, ...] = (), tomcat_version: str = "10.1",
-           as_json: bool = False) -> None:
+           stats_interval: float = 30.0, as_json: bool = False) -> None:
     """Hold every session of the cluster and persist it, so sessions survive a restart of every node."""
     raise SystemExit(asyncio.run(_run(net, config_path, properties, jvm_route, store_path, contexts, async_delay,
                                       synchronous, max_per_user, login_policy, exempt, as_json, tomcat_version,
-                                      explicit=explicit_flags())))
+                                      stats_interval, explicit=explicit_flags())))

@@ -213,9 +213,20 @@ class BrowserScenario:
         self.check(got == before + list(items), f"the Tomcat page lists {got}", node=self.chrome.text("#node"))
         self.shot("tomcat-cart")
 
-    def python_page(self, expect: Sequence[str]) -> None:
+    def python_page(self, expect: Sequence[str], wait: float = 20) -> None:
+        """Open the Python page; replication is asynchronous (as between Tomcat nodes), so the page is
+        reloaded until it lists `expect` or `wait` seconds have passed (the reloads are narrated)."""
         self.say(f"opening the Python page {PY_PATH} (httpd: ProxyPass /app/py, not the balancer)")
-        self.chrome.get(self.web.url + PY_PATH)
+        deadline = time.monotonic() + wait
+        loads = 0
+        while True:
+            self.chrome.get(self.web.url + PY_PATH)
+            loads += 1
+            if all(i in self.python_items() for i in expect) or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        if loads > 1:
+            self.say(f"the Python page was loaded {loads} times before it listed {list(expect)}")
         text = self.page_text()
         self.check(not self.on_login_page(), "the Python page does not ask for a login")
         greeted = self.chrome.texts("#user")
@@ -269,6 +280,11 @@ class BrowserScenario:
         node = self.chrome.text("#node") if not login else "?"
         self.check(node != self.killed, f"the cart page is now served by {node}", killed=self.killed)
         got = self.tomcat_items() if not login else []
+        deadline = time.monotonic() + 20      # the survivor got the Python write asynchronously
+        while not login and got != list(expect) and time.monotonic() < deadline:
+            time.sleep(0.3)
+            self.open_cart()
+            got = self.tomcat_items()
         self.check(got == list(expect), f"{node} lists {got}", expected=list(expect))
         sid = self.session_id() or ""
         self.check(sid.endswith("." + node), f"JvmRouteBinderValve renamed the session to {node}'s route",

@@ -19,6 +19,7 @@ import click
 
 from tribes.cli.common import EXIT_CONFIG, EXIT_NETWORK, EXIT_OK, NetworkOptions, network_options
 from tribes.cli.node import NodeError, build_node, config_options, explicit_flags, load_node_config
+from tribes.cli.observe import ObserveOptions, observe_options  # issue 18: --metrics, --http
 
 log = logging.getLogger("tribes.cli.agent")
 
@@ -31,13 +32,19 @@ Examples:
 
 async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[str, ...], jvm_route: str | None,
                contexts: tuple[str, ...], socket_path: str, socket_mode: int, socket_group: str | None,
-               max_write: int, tomcat_version: str | None, explicit: set[str]) -> int:
+               max_write: int, tomcat_version: str | None, explicit: set[str],
+               observe: ObserveOptions | None = None) -> int:
     from tribes.web.agent import AgentServer, SocketInUse
     from tribes.web.service import SessionService
 
+    observing = None
+    if observe is not None and observe.wanted:
+        from tribes.cli.observe import Observing
+        observing = Observing(observe, "agent")
     try:
         cfg = load_node_config(net, config_path, properties, jvm_route, explicit=explicit)
-        _channel, cluster = build_node(cfg, sessions=True, contexts=contexts or ("/app",))
+        _channel, cluster = build_node(cfg, sessions=True, contexts=contexts or ("/app",),
+                                       top=observing.interceptors if observing is not None else ())
     except NodeError as exc:
         click.echo(f"tribes agent: {exc}", err=True)
         return exc.exit_code
@@ -49,11 +56,20 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
         cluster.tomcat_version = tomcat_version
         for dm in cluster.managers.values():
             dm.tomcat_version = tomcat_version
+    if observing is not None:
+        observing.attach(_channel, cluster)
     try:
         await cluster.start()
     except Exception as exc:  # noqa: BLE001
         click.echo(f"tribes agent: could not join the cluster: {type(exc).__name__}: {exc}", err=True)
         return EXIT_NETWORK
+    if observing is not None:
+        try:
+            await observing.start()
+        except OSError as exc:
+            click.echo(f"tribes agent: {exc}", err=True)
+            await cluster.stop()
+            return EXIT_NETWORK
     transfers = {n: dm.state_transfer_result for n, dm in cluster.managers.items()}
     log.info("joined as %s (jvmRoute %s); session state: %s", cluster.channel.local_member, cluster.jvm_route,
              transfers)
@@ -76,6 +92,8 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
     await stop.wait()
     log.info("stopping: closing %s and leaving the cluster", socket_path)
     await server.stop()
+    if observing is not None:
+        await observing.stop()
     await cluster.stop()
     return EXIT_OK
 
@@ -94,10 +112,11 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
               help="Largest session write of one request; larger ones are refused, the session unchanged.")
 @click.option("--tomcat-version", type=click.Choice(["9.0", "10.1"]), default=None,
               help="Layout of the principals/session streams written (default 10.1).")
+@observe_options
 def agent(net: NetworkOptions, config_path: str | None = None, properties: tuple[str, ...] = (),
           jvm_route: str | None = None, contexts: tuple[str, ...] = (), socket_path: str | None = None,
           socket_mode: str = "660", socket_group: str | None = None, max_write: int = 1024 * 1024,
-          tomcat_version: str | None = None) -> None:
+          tomcat_version: str | None = None, observe: ObserveOptions | None = None) -> None:
     """Run the host's cluster member and serve its sessions to web workers over a Unix socket."""
     from tribes.web.client import default_socket
     try:
@@ -108,6 +127,7 @@ def agent(net: NetworkOptions, config_path: str | None = None, properties: tuple
         raise click.BadParameter("the socket must not be open to other users (no o+rwx bits)",
                                  param_hint="--socket-mode")
     kw: dict[str, Any] = dict(socket_path=socket_path or default_socket(), socket_mode=mode,
-                              socket_group=socket_group, max_write=max_write, tomcat_version=tomcat_version)
+                              socket_group=socket_group, max_write=max_write, tomcat_version=tomcat_version,
+                              observe=observe)
     raise SystemExit(asyncio.run(_run(net, config_path, properties, jvm_route, contexts, explicit=explicit_flags(),
                                       **kw)))

@@ -16,6 +16,7 @@ import click
 from tribes.cli.common import NetworkOptions, network_options
 from tribes.cli.cloud import check_flags, cloud_options  # issue 16: --membership dns|kubernetes
 from tribes.cli.node import config_options, explicit_flags
+from tribes.cli.observe import ObserveOptions, observe_options  # issue 18: --metrics, --http
 
 log = logging.getLogger("tribes.cli.join")
 
@@ -48,13 +49,15 @@ piped or with --json it prints event lines. Exit status: 0 stopped by --duration
               help="With a DeltaManager: fetch this context's sessions at start (/app; others are followed as heard).")
 @click.option("--live/--no-live", default=None, help="Live view (default: when stdout is a terminal and not --json).")
 @cloud_options
+@observe_options
 def join(net: NetworkOptions, as_json: bool, frequency: int, drop_time: int, config_path: str | None = None,
          properties: tuple[str, ...] = (), jvm_route: str | None = None, contexts: tuple[str, ...] = (),
-         live: bool | None = None, membership: str | None = None, dns_name: str | None = None) -> None:
+         live: bool | None = None, membership: str | None = None, dns_name: str | None = None,
+         observe: ObserveOptions | None = None) -> None:
     """Join a Tribes cluster as a full member and print membership events and received messages."""
     check_flags(membership, dns_name)
     from tribes.cli.liveview import live_wanted, run_join  # the node, event lines or the live view
     raise SystemExit(asyncio.run(run_join(
         net, as_json=as_json, live=live_wanted(live, as_json), frequency=frequency, drop_time=drop_time,
         config_path=config_path, properties=properties, jvm_route=jvm_route, contexts=contexts,
-        explicit=explicit_flags(), membership=membership, dns_name=dns_name)))
+        explicit=explicit_flags(), membership=membership, dns_name=dns_name, observe=observe)))

@@ -148,10 +148,14 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
                    drop_time: int | None = None, config_path: str | None = None, properties: Sequence[str] = (),
                    jvm_route: str | None = None, contexts: Sequence[str] = (), explicit: set[str] | None = None,
                    sessions: bool | None = None, membership: str | None = None,
-                   dns_name: str | None = None) -> int:
-    """Run the node; returns the exit code (docs/cli.md)."""
+                   dns_name: str | None = None, observe: Any = None, quiet: bool = False) -> int:
+    """Run the node; returns the exit code (docs/cli.md). ``observe``: --metrics/--http (tribes.cli.observe)."""
     stats = NodeStats()
-    printer = None if live else EventPrinter(as_json)
+    observing = None
+    if observe is not None and observe.wanted:
+        from tribes.cli.observe import Observing
+        observing = Observing(observe, "join")
+    printer = None if live or quiet else EventPrinter(as_json)
 
     class Tap(ChannelInterceptor):
         """Above every configured interceptor: counts each message and shows the printer its frame."""
@@ -170,7 +174,8 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
         cfg = load_node_config(net, config_path, properties, jvm_route, explicit=explicit,
                                frequency=frequency, drop_time=drop_time, membership=membership, dns_name=dns_name)
         with_sessions = (config_path is not None) if sessions is None else sessions
-        channel, cluster = build_node(cfg, sessions=with_sessions, contexts=contexts, top=[Tap()])
+        channel, cluster = build_node(cfg, sessions=with_sessions, contexts=contexts,
+                                      top=[Tap()] + (observing.interceptors if observing is not None else []))
     except NodeError as exc:
         click.echo(f"tribes join: {exc}", err=True)
         return exc.exit_code
@@ -205,11 +210,21 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
                            f"{e.session_id}{extra}")
         cluster.add_listener(on_session)
 
+    if observing is not None:
+        observing.attach(channel, cluster)
     try:
         await start_node(channel, cluster)
     except NodeError as exc:
         click.echo(f"tribes join: {exc}", err=True)
         return exc.exit_code
+    if observing is not None:
+        try:
+            await observing.start()
+        except OSError as exc:
+            click.echo(f"tribes join: {exc}", err=True)
+            await (cluster.stop() if cluster is not None else channel.stop())
+            from tribes.cli.common import EXIT_NETWORK
+            return EXIT_NETWORK
     stats.started = stats.clock()  # uptime and rates count from the moment the node is up
     local = channel.local_member
     source = config_path or "Tomcat's default cluster"
@@ -262,6 +277,8 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
             view.stop()
         members_at_end = len(channel.members())
         held = sessions_by_context(cluster) if cluster is not None else None
+        if observing is not None:
+            await observing.stop()
         try:
             if cluster is not None:
                 await cluster.stop()
@@ -276,7 +293,9 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
                 pass
     elapsed = time.monotonic() - started
     rate = stats.messages / elapsed if elapsed > 0 else 0.0
-    if as_json:
+    if quiet:
+        pass
+    elif as_json:
         fields: dict[str, Any] = {"messages": stats.messages, "bytes": stats.bytes, "seconds": round(elapsed, 3),
                                   "msgs_per_s": round(rate, 1), "members": members_at_end}
         if held is not None:

@@ -482,7 +482,7 @@ def run_python(n: Narrator, nodes: int = 3, sessions: int = 4, python: str | Non
 
 
 async def _run_python(n: Narrator, count: int, sessions: int, python: str) -> None:
-    from tribes.cli.node import build_node
+    from tribes.config.build import build_node
     from tribes.config import load
     from tribes.group import ByteMessage
 
@@ -498,7 +498,8 @@ async def _run_python(n: Narrator, count: int, sessions: int, python: str) -> No
         n.step(f"The application node (this process) joins a loopback cluster: {xml} "
                f"(multicast port {mport}, bound to 127.0.0.1, TTL 0)")
         cfg = load(xml, properties={"mcast.port": str(mport), "rx.port": str(ports[0])}, jvm_route="app")
-        channel, app = build_node(cfg, sessions=True, contexts=["/app"])
+        built = build_node(cfg, sessions=True, contexts=["/app"])  # the one assembler (tribes.config.build)
+        channel, app = built.channel, built.cluster
         await app.start()
         ctx = app.manager("/app")
         early = [ctx.create_session({"user": f"user{i}", "cart": f"book-{i}"}).id for i in range(sessions // 2)]

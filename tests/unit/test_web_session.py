@@ -6,7 +6,7 @@ import pytest
 from tribes import javaser as j
 from tribes.managers.principal import Principal
 from tribes.web import SessionWriteTooLarge
-from tribes.web.session import SessionStore, WebConfig, parse_cookie_ids, valid_session_id
+from tribes.web.session import SessionStore, TribesSession, WebConfig, parse_cookie_ids, valid_session_id
 
 from tests.unit.web_fakes import LocalBackend
 
@@ -212,3 +212,13 @@ def test_none_removes_and_collections_map_to_java() -> None:
     s["stays"] = s["stays"] + 1
     store.save(s)
     assert type(b.dm.sessions[sid].attributes["stays"]) is j.JavaLong
+
+
+def test_the_first_id_known_in_this_context_wins() -> None:
+    """A browser sends ROOT's JSESSIONID too (Path=/): like Tomcat, an unknown id is skipped."""
+    b, store = make()
+    root_sid = b.cluster.contexts["localhost#"].create_session({"root": "x"}).id
+    app_sid = b.tomcat_session({"cart": ["a"]})
+    s = store.open_ids(["garbage", root_sid, app_sid], TribesSession)
+    assert s["cart"] == ["a"] and s.session_id == app_sid
+    assert store.save(s).set is None                      # the id the browser sent: no new cookie

@@ -16,7 +16,7 @@ import logging
 from typing import Any, Awaitable, Callable, MutableMapping
 
 from tribes.web.errors import AgentUnavailable
-from tribes.web.session import SessionStore, WebConfig, parse_cookie_ids
+from tribes.web.session import SessionStore, TribesSession, WebConfig, parse_cookie_ids
 
 log = logging.getLogger("tribes.web.asgi")
 
@@ -55,7 +55,7 @@ class TribesSessionMiddleware:
         store = self.store
         cfg = store.config
         cookie = b"; ".join(v for k, v in scope.get("headers") or [] if k == b"cookie").decode("latin-1")
-        s = store.open(store.pick_id(parse_cookie_ids(cookie, cfg.cookie_name)))
+        s = store.open_ids(parse_cookie_ids(cookie, cfg.cookie_name), TribesSession)
         try:
             await store.aload(s)
         except AgentUnavailable as exc:

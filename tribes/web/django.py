@@ -163,7 +163,9 @@ class SessionMiddleware:
         st = store()
         cfg = st.config
         ids = parse_cookie_ids(request.META.get("HTTP_COOKIE"), cfg.cookie_name)
-        request.session = SessionStore(st.pick_id(ids))
+        ts = st.open_ids(ids, TribesSession)                   # Tomcat's rule: the first id known in this context
+        request.session = SessionStore(ts.request_id)
+        request.session.tribes_session = ts
         try:
             # loaded now, not at first use: Django turns an exception inside other middleware (CSRF
             # reads the session) into a 500, and the answer must be a 503

@@ -107,7 +107,7 @@ class TribesSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> FlaskTribesSession:
         store = self.store(app)
         ids = request.cookies.getlist(store.config.cookie_name)
-        s = FlaskTribesSession(store, store.pick_id(ids))
+        s = store.open_ids(ids, FlaskTribesSession)
         request.environ["tribes.session"] = s
         return s
 

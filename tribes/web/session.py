@@ -12,7 +12,7 @@ import logging
 import os
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeVar
 
 from tribes.javaser.values import _JavaFloat, _JavaInt
 from tribes.ratelimit import RateLimitedLog
@@ -158,6 +158,8 @@ class TribesSession(MutableMapping[str, Any]):
     def __init__(self, store: "SessionStore", request_id: str | None) -> None:
         self._store = store
         self.request_id = request_id if valid_session_id(request_id) else None
+        #: further ids of the request's cookies, tried in order when one is unknown
+        self.candidates: list[str] = []
         #: the current id (None: no session yet)
         self.session_id: str | None = None
         self.loaded = False
@@ -356,6 +358,9 @@ class TribesSession(MutableMapping[str, Any]):
         return msg
 
 
+_S = TypeVar("_S", bound=TribesSession)
+
+
 class SessionStore:
     """Opens and commits :class:`TribesSession` objects through a backend (agent client or
     in-process member). One store per application; thread-safe (the blocking client keeps one
@@ -386,6 +391,14 @@ class SessionStore:
                 return v
         return None
 
+    def open_ids(self, ids: list[str], cls: "type[_S]") -> "_S":
+        """A session for a request's cookie values: like Tomcat, the first id that names a session of
+        this context wins (a browser may send the ROOT context's JSESSIONID too)."""
+        valid = [v for v in ids if valid_session_id(v)]
+        s = cls(self, valid[0] if valid else None)
+        s.candidates = valid[1:4]
+        return s
+
     def open(self, request_id: str | None) -> TribesSession:
         return TribesSession(self, request_id)
 
@@ -394,22 +407,29 @@ class SessionStore:
             return None
         return {"op": "load", "ctx": self.config.context, "id": s.request_id}
 
-    def _loaded(self, s: TribesSession, ans: dict[str, Any]) -> None:
+    def _loaded(self, s: TribesSession, ans: dict[str, Any]) -> bool:
+        """Apply a load answer; False when the next candidate id must be tried."""
         if not ans.get("ok"):
             raise AgentError(str(ans.get("code")), str(ans.get("error")))
+        if not ans.get("found") and s.candidates:
+            s.request_id = s.candidates.pop(0)
+            return False
         s._apply_load(ans)
+        return True
 
     def _load(self, s: TribesSession) -> None:
-        msg = self._load_msg(s)
-        if msg is None:
-            s.loaded = True
-            return
-        try:
-            ans = self.backend.call(msg)
-        except AgentUnavailable as exc:
-            _unavailable_log.warn("agent", "%s", exc)
-            raise
-        self._loaded(s, ans)
+        while True:
+            msg = self._load_msg(s)
+            if msg is None:
+                s.loaded = True
+                return
+            try:
+                ans = self.backend.call(msg)
+            except AgentUnavailable as exc:
+                _unavailable_log.warn("agent", "%s", exc)
+                raise
+            if self._loaded(s, ans):
+                return
 
     async def aload(self, s: TribesSession) -> None:
         msg = self._load_msg(s)
@@ -422,12 +442,15 @@ class SessionStore:
                     pass                                # the commit will find out (HTTP 503)
             s.loaded = True
             return
-        try:
-            ans = await self.backend.acall(msg)
-        except AgentUnavailable as exc:
-            _unavailable_log.warn("agent", "%s", exc)
-            raise
-        self._loaded(s, ans)
+        while True:
+            try:
+                ans = await self.backend.acall(msg)
+            except AgentUnavailable as exc:
+                _unavailable_log.warn("agent", "%s", exc)
+                raise
+            if self._loaded(s, ans):
+                return
+            msg = {"op": "load", "ctx": self.config.context, "id": s.request_id}
 
     def _commit_msg(self, s: TribesSession) -> dict[str, Any] | None:
         msg = s.changes()

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 
 from tribes.web.client import SessionClient
 from tribes.web.errors import AgentUnavailable
-from tribes.web.session import SessionStore, WebConfig, parse_cookie_ids
+from tribes.web.session import SessionStore, TribesSession, WebConfig, parse_cookie_ids
 
 log = logging.getLogger("tribes.web.wsgi")
 
@@ -40,7 +40,7 @@ class TribesSessionMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         store = self.store
         cfg = store.config
-        s = store.open(store.pick_id(parse_cookie_ids(environ.get("HTTP_COOKIE"), cfg.cookie_name)))
+        s = store.open_ids(parse_cookie_ids(environ.get("HTTP_COOKIE"), cfg.cookie_name), TribesSession)
         environ["tribes.session"] = s
         https = environ.get("wsgi.url_scheme") == "https"
         failed: list[BaseException] = []

@@ -23,10 +23,10 @@ from tests.unit.web_fakes import LocalBackend
 
 
 class Running:
-    def __init__(self, path: str, mode: int = 0o660) -> None:
+    def __init__(self, path: str, mode: int = 0o660, group: int | None = None) -> None:
         self.backend = LocalBackend()
         self.loop = asyncio.new_event_loop()
-        self.server = AgentServer(self.backend.service, path, mode=mode)
+        self.server = AgentServer(self.backend.service, path, mode=mode, group=group)
         ready = threading.Event()
 
         def run() -> None:
@@ -114,7 +114,7 @@ def _as_nobody(path: str) -> subprocess.CompletedProcess[str]:
     code = ("import socket,sys\n"
             "s = socket.socket(socket.AF_UNIX)\n"
             "try:\n    s.connect(sys.argv[1])\nexcept OSError as e:\n    print('connect', e.errno); sys.exit(0)\n"
-            "try:\n    s.sendall(b'\\x00\\x00\\x00\\x0b\\x82\\xa2op\\xa5hello\\xa1v\\x01')\n"
+            "try:\n    s.sendall(b'\\x00\\x00\\x00\\x0d\\x82\\xa2op\\xa5hello\\xa1v\\x01')\n"
             "    print('read', len(s.recv(100)))\n"
             "except ConnectionError:\n    print('read 0')\n")
     return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code,
@@ -159,5 +159,19 @@ def test_a_second_agent_on_a_live_socket_is_refused(sockdir: str) -> None:
         with pytest.raises(SocketInUse, match="another agent is serving"):
             asyncio.run(AgentServer(agent.backend.service, path).start())
         assert SessionClient(path).call({"op": "status"})["ok"]
+    finally:
+        agent.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root and setpriv to connect as another user")
+def test_socket_group_lets_the_workers_group_in(sockdir: str) -> None:
+    path = os.path.join(sockdir, "agent.sock")
+    agent = Running(path, mode=0o660, group=65534)
+    try:
+        assert os.stat(path).st_gid == 65534
+        r = _as_nobody(path)                                               # uid 65534, gid 65534
+        assert r.stdout.strip().startswith("read ") and r.stdout.strip() != "read 0", (r.stdout, r.stderr)
+        assert agent.server.refused == 0
     finally:
         agent.stop()

@@ -237,7 +237,8 @@ def test_cluster_backup_contexts_and_sessions_json(capsys: pytest.CaptureFixture
             await clusters[0].flush()
             other = clusters[1].manager("/app")
             await until(lambda: other.role(s.id) == "backup")
-            await until(lambda: other.get_session(s.id) is not None and other.get_session(s.id).attributes.get("n") == 1)
+            held = other.backup_manager.map.entries   # read the backup without taking it over (get_session would)
+            await until(lambda: held[s.id].value is not None and held[s.id].value.attributes.get("n") == 1)
             capsys.readouterr()
             _print_sessions(clusters[0], True)
             rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
@@ -245,6 +246,12 @@ def test_cluster_backup_contexts_and_sessions_json(capsys: pytest.CaptureFixture
             assert len(mine) == 1 and mine[0]["role"] == "primary"
             assert mine[0]["backupMembers"] == [chans[1].local_member.name]
             assert mine[0]["attributes"]["user"]["value"] == "alice"
+            _print_sessions(clusters[1], False)            # the table: role, primary and backup per session
+            text = capsys.readouterr().out
+            assert f"[backup; primary {chans[0].local_member.name}; backup {chans[1].local_member.name}]" in text
+            # a request on the backup node takes the session over (Tomcat's map.get on a backup entry)
+            assert other.get_session(s.id) is not None and other.role(s.id) == "primary"
+            await until(lambda: ctx.role(s.id) == "backup")
         finally:
             for c in clusters:
                 await c.stop()

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "agent": "tribes.cli.agent:agent",
     "bench": "tribes.cli.bench:bench",
     "config": "tribes.cli.config:config",
+    "dashboard": "tribes.cli.dashboard:dashboard",
     "decode": "tribes.cli.decode:decode",
     "demo": "tribes.cli.demo:demo",
     "javaser": "tribes.cli.javaser:javaser",

@@ -60,14 +60,6 @@ class ReceiverLimits:
     write_high_water: int = 64 * 1024
     write_low_water: int = 16 * 1024
 
-    #: server.xml attribute name -> field name
-    CAMEL = {
-        "maxMessageSize": "max_message_size", "maxTotalBuffer": "max_total_buffer",
-        "bufferFloor": "buffer_floor", "maxConnections": "max_connections",
-        "maxConnectionsPerPeer": "max_connections_per_peer", "partialFrameTimeout": "partial_frame_timeout",
-        "idleTimeout": "idle_timeout", "writeHighWater": "write_high_water", "writeLowWater": "write_low_water",
-    }
-
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)

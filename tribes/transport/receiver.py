@@ -42,8 +42,9 @@ import logging
 import socket
 import struct
 import time
-from typing import Any, Awaitable, Protocol
+from typing import Any, Awaitable, Mapping, Protocol
 
+from tribes.attributes import UnknownAttributeError, attribute_name, kwargs_from_attributes, python_name
 from tribes.channel import RemoteProcessException, SendOptions
 from tribes.io.channel_data import ChannelData
 from tribes.io.framing import ACK_FRAME, FAIL_ACK_FRAME
@@ -74,16 +75,9 @@ def resolve_address(address: str | None) -> str:
 
 _LIMIT_FIELDS = frozenset(f.name for f in dataclasses.fields(ReceiverLimits))
 
-_CAMEL = {
-    "address": "address", "host": "address", "port": "port", "autoBind": "auto_bind",
-    "rxBufSize": "rx_buf_size", "txBufSize": "tx_buf_size", "tcpNoDelay": "tcp_no_delay",
-    "soKeepAlive": "so_keep_alive", "soLingerOn": "so_linger_on", "soLingerTime": "so_linger_time",
-    "soReuseAddress": "so_reuse_address", "timeout": "timeout", "selectorTimeout": "selector_timeout",
-    "maxThreads": "max_threads", "minThreads": "min_threads", "udpPort": "udp_port",
-    "securePort": "secure_port", "maxTasks": None, "minTasks": None, "direct": None,
-    "useBufferPool": None, "ooBInline": None, "soTrafficClass": None, "daemon": None,
-    "maxIdleTime": None, "udpRxBufSize": None, "udpTxBufSize": None, "className": None,
-}
+#: Tomcat NioReceiver attributes with no job here (Java executors, NIO buffers, UDP): accepted, not applied
+_NOT_APPLICABLE = ("className", "maxTasks", "minTasks", "direct", "useBufferPool", "ooBInline", "soTrafficClass",
+                   "daemon", "maxIdleTime", "udpRxBufSize", "udpTxBufSize")
 
 
 class NioReceiver:
@@ -141,27 +135,20 @@ class NioReceiver:
         _limit_log.warn(setting, msg + " (setting %s)", *args, setting)
 
     @classmethod
-    def from_attributes(cls, attrs: dict[str, str]) -> "NioReceiver":
-        kwargs: dict[str, Any] = {}
-        limits: dict[str, int] = {}
-        for key, value in attrs.items():
-            if key in ReceiverLimits.CAMEL:
-                limits[ReceiverLimits.CAMEL[key]] = int(value)
-                continue
-            if key not in _CAMEL:
-                known = sorted([*_CAMEL, *ReceiverLimits.CAMEL])
-                raise ValueError(f"NioReceiver: unknown attribute {key!r} (known: {', '.join(known)})")
-            name = _CAMEL[key]
-            if name is None:
-                continue
-            if name == "address":
-                kwargs[name] = value
-            elif name in ("tcp_no_delay", "so_keep_alive", "so_linger_on", "so_reuse_address"):
-                kwargs[name] = str(value).strip().lower() == "true"
-            else:
-                kwargs[name] = int(value)
-        if limits:
-            kwargs["limits"] = ReceiverLimits(**limits)
+    def from_attributes(cls, attrs: Mapping[str, str]) -> "NioReceiver":
+        """From server.xml's camelCase attributes (the one mapping, ``tribes.attributes``); ``host`` is
+        Tomcat's alias of ``address``; the receive limits (Python-only) by their camelCase names."""
+        given = dict(attrs)
+        if "host" in given:
+            given.setdefault("address", given.pop("host"))
+        limit_attrs = {k: given.pop(k) for k in list(given) if python_name(k) in _LIMIT_FIELDS}
+        try:
+            kwargs = kwargs_from_attributes(cls, given, ignore=_NOT_APPLICABLE, exclude=("limits",))
+            if limit_attrs:
+                kwargs["limits"] = ReceiverLimits(**kwargs_from_attributes(ReceiverLimits, limit_attrs))
+        except UnknownAttributeError as exc:
+            known = sorted([*exc.accepted, *(attribute_name(f) for f in _LIMIT_FIELDS), *_NOT_APPLICABLE])
+            raise ValueError(f"NioReceiver: unknown attribute {exc.attribute!r} (known: {', '.join(known)})") from None
         return cls(**kwargs)
 
     # -- attributes Tomcat's coordinator reads -------------------------------------------------------

@@ -172,6 +172,42 @@ def test_plaintext_session_message_is_refused_before_deserialization(lab: Lab, c
     assert f"cannot decrypt message from tcp://{{{inj.address.replace('.', ', ')}}}" in "\n".join(py.stderr)
 
 
+def test_wrong_key_node_accepts_nothing_and_keeps_its_sessions(lab: Lab, cluster: TomcatCluster, py: PyNode) -> None:
+    """A Python node with the same server.xml but another key: Tomcat's session traffic is refused
+    ("cannot decrypt message from <member>"), nothing is deserialized, its own session stays, and
+    Tomcat refuses its messages ("Failed to decrypt message") without creating anything."""
+    from interop.tomcat.node import Browser
+    from tests.interop.encrypt_support import WRONG_KEY
+    from tests.interop.test_sessions_tomcat10 import set_attr
+    host = lab.add_host("pywk", index=53)
+    cfg = ClusterConfig(interceptors_xml=interceptors_xml(WRONG_KEY))
+    path = write_server_xml(cfg, host.address, 53, "pywk")
+    node = PyNode(host, ["--server-xml", path, "--jvm-route", "pywk", "--context", "/app",
+                         "--version", PY_VERSION if cluster.version == "10" else "9.0",
+                         "--manager", "stateTransferTimeout=3", "--background-delay", "1"])
+    try:
+        own = node.call("create", ctx="/app", attrs={"mine": {"class": "java.lang.String", "value": "kept"}})["id"]
+        b = Browser(lab)
+        t1, t2 = cluster.nodes
+        sid = b.new_session(t1, replicas=[t2])
+        set_attr(b, t1, "x", "string", "y")
+        deadline = time.monotonic() + 30
+        while "cannot decrypt message from tcp://{" not in "\n".join(node.stderr):
+            assert time.monotonic() < deadline, node.log_tail()
+            time.sleep(0.2)
+        st = node.call("stats")
+        assert st["encrypt"]["decrypted"] == 0 and st["encrypt"]["rejectedTotal"] >= 1, st
+        assert st["bad_messages"] == 0 and st["managers"]["localhost#/app"]["dropped"] == 0  # nothing deserialized
+        assert node.session("/app", sid) is None
+        assert node.session("/app", own)["attributes"]["mine"]["value"] == "kept"
+        assert t1.peek(own) is None and t2.peek(own) is None
+        assert any("Failed to decrypt message" in n.log_text() for n in cluster.nodes)
+        assert WRONG_KEY not in "\n".join(node.stderr) and KEY not in "\n".join(node.stderr)
+        assert node.proc.poll() is None
+    finally:
+        node.close()
+
+
 def test_a_node_of_the_other_version_is_named_as_a_version_mismatch(lab: Lab, cluster: TomcatCluster,
                                                                     py: PyNode) -> None:
     """A Python node configured for the other Tomcat version (10.1 cluster: a 9.0 node, CBC without

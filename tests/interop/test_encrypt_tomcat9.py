@@ -18,7 +18,8 @@ from tests.interop.test_encrypt_tomcat10 import (  # noqa: F401  (collected here
     test_1_tomcat_session_appears_in_python_with_equal_values, test_2_python_session_served_by_tomcat2,
     test_3_updates_removals_invalidate_and_expiry_both_ways, test_6_login_replicates_to_python_and_back,
     test_a_node_of_the_other_version_is_named_as_a_version_mismatch,
-    test_plaintext_session_message_is_refused_before_deserialization, test_tampered_frame_changes_no_session)
+    test_plaintext_session_message_is_refused_before_deserialization, test_tampered_frame_changes_no_session,
+    test_wrong_key_node_accepts_nothing_and_keeps_its_sessions)
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]  # a second Tomcat cluster: slow tier (issue budget)
 

@@ -155,7 +155,7 @@ class TribesCollector(Collector):
         conns = getattr(rx, "_connections", None)
         g.add_metric(["in"], len(conns) if conns is not None else 0)
         links = dict(getattr(tx, "links", {}) or {})
-        g.add_metric(["out"], sum(1 for link in links.values() if link.sender.is_connected()))
+        g.add_metric(["out"], sum(1 for link in links.values() if _connected(link.sender)))
         yield g
         qf = CounterMetricFamily("tribes_transport_queued_send_failures", "Messages without ACK that were queued "
                                  "for a member and failed later (logged by the sender)", labels=["member"])
@@ -224,6 +224,11 @@ class TribesCollector(Collector):
             gauge("stateTransferTimeSeconds", "How long this context's state transfer took (Python-only)"
                   ).add_metric(ctx, (dm.state_transfer_ms or 0) / 1000.0)
         yield from fams.values()
+
+
+def _connected(sender: Any) -> bool:
+    c = getattr(sender, "is_connected", False)
+    return bool(c() if callable(c) else c)
 
 
 def make_registry(observer: Observer) -> Any:

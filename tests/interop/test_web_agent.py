@@ -121,7 +121,11 @@ def test_agent_down_gives_503_and_restart_restores_every_session(lab: Lab, clust
         assert v["attributes"]["n"] == {"class": "java.lang.Integer", "value": i}
     st, v = api(tomcat_b, web)
     assert st == 200 and [x["value"] for x in v["attributes"]["cart"]["value"]] == ["t1", "t2"]
-    assert "transferred" in PyWeb.tail(web.agent_log, 200)
+    import json
+    ready = [json.loads(line) for line in PyWeb.tail(web.agent_log, 400).splitlines()
+             if line.startswith("{") and '"ready"' in line]
+    assert len(ready) == 2 and ready[-1]["state_transfer"] == {"localhost#/app": "transferred",
+                                                               "localhost#": "transferred"}, ready
 
 
 def test_agent_socket_refuses_other_users(lab: Lab, cluster: TomcatCluster, web: PyWeb) -> None:

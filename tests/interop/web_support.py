@@ -54,7 +54,7 @@ class PyWeb:
         with open(self.agent_log, "ab") as log:
             self.agent = self.host.popen(
                 [os.environ.get("PYTHON", "python3"), "-m", "tribes", "-v", "agent", "--bind", self.host.address,
-                 "--jvm-route", self.route, "--context", "/app", "--context", "/", "--socket", self.socket,
+                 "--jvm-route", self.route, "--context", "/app", "--context", "/", "--socket", self.socket, "--json",
                  *self.agent_args], env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
         deadline = time.monotonic() + timeout
         while not self.agent_answers():

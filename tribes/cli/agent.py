@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from tribes.cli.common import EXIT_CONFIG, EXIT_NETWORK, EXIT_OK, NetworkOptions, network_options
+from tribes.cli.common import EXIT_CONFIG, EXIT_NETWORK, EXIT_OK, NetworkOptions, emit_json, network_options
 from tribes.cli.node import NodeError, build_node, config_options, explicit_flags, load_node_config
 from tribes.cli.observe import ObserveOptions, observe_options  # issue 18: --metrics, --http
 
@@ -33,7 +33,7 @@ Examples:
 async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[str, ...], jvm_route: str | None,
                contexts: tuple[str, ...], socket_path: str, socket_mode: int, socket_group: str | None,
                max_write: int, tomcat_version: str | None, explicit: set[str],
-               observe: ObserveOptions | None = None) -> int:
+               observe: ObserveOptions | None = None, as_json: bool = False) -> int:
     from tribes.web.agent import AgentServer, SocketInUse
     from tribes.web.service import SessionService
 
@@ -87,14 +87,20 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
         loop.add_signal_handler(sig, stop.set)
     if net.duration is not None:
         loop.call_later(net.duration, stop.set)
-    click.echo(f"tribes agent: ready on {socket_path} (jvmRoute {cluster.jvm_route}, "
-               f"{len(cluster.channel.members())} other members)", err=True)
+    if as_json:
+        emit_json("ready", socket=socket_path, jvm_route=cluster.jvm_route,
+                  members=[str(m) for m in cluster.channel.members()], state_transfer=transfers)
+    else:
+        click.echo(f"tribes agent: ready on {socket_path} (jvmRoute {cluster.jvm_route}, "
+                   f"{len(cluster.channel.members())} other members)", err=True)
     await stop.wait()
     log.info("stopping: closing %s and leaving the cluster", socket_path)
     await server.stop()
     if observing is not None:
         await observing.stop()
     await cluster.stop()
+    if as_json:
+        emit_json("stopped", socket=socket_path, requests=service.requests, refused=server.refused)
     return EXIT_OK
 
 
@@ -112,11 +118,12 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
               help="Largest session write of one request; larger ones are refused, the session unchanged.")
 @click.option("--tomcat-version", type=click.Choice(["9.0", "10.1"]), default=None,
               help="Layout of the principals/session streams written (default 10.1).")
+@click.option("--json", "as_json", is_flag=True, help="Print ready/stopped as JSON lines on stdout.")
 @observe_options
 def agent(net: NetworkOptions, config_path: str | None = None, properties: tuple[str, ...] = (),
           jvm_route: str | None = None, contexts: tuple[str, ...] = (), socket_path: str | None = None,
           socket_mode: str = "660", socket_group: str | None = None, max_write: int = 1024 * 1024,
-          tomcat_version: str | None = None, observe: ObserveOptions | None = None) -> None:
+          tomcat_version: str | None = None, observe: ObserveOptions | None = None, as_json: bool = False) -> None:
     """Run the host's cluster member and serve its sessions to web workers over a Unix socket."""
     from tribes.web.client import default_socket
     try:
@@ -128,6 +135,6 @@ def agent(net: NetworkOptions, config_path: str | None = None, properties: tuple
                                  param_hint="--socket-mode")
     kw: dict[str, Any] = dict(socket_path=socket_path or default_socket(), socket_mode=mode,
                               socket_group=socket_group, max_write=max_write, tomcat_version=tomcat_version,
-                              observe=observe)
+                              observe=observe, as_json=as_json)
     raise SystemExit(asyncio.run(_run(net, config_path, properties, jvm_route, contexts, explicit=explicit_flags(),
                                       **kw)))

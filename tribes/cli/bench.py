@@ -12,7 +12,7 @@ import asyncio
 import logging
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +21,10 @@ from tribes.cli.common import (EXIT_ERRORS, EXIT_OK, NetworkOptions, emit_json,
 from tribes.cli.node import (NodeError, build_node, config_options, explicit_flags, load_node_config,
                              parse_destination, parse_target, resolve_destinations, start_node)
 from tribes.cli.send import member_json, send_options
+from tribes.io.member import Member
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tribes.group.channel import GroupChannel
 
 log = logging.getLogger("tribes.cli.bench")
 
@@ -47,7 +51,7 @@ class Stats:
         self.per_member: dict[Any, dict[str, Any]] = {m: {"failed": 0, "error": None} for m in dests}
         self.latencies: list[float] = []
 
-    def failure(self, exc: BaseException, members: list[Any]) -> None:
+    def failure(self, exc: BaseException, members: list[Member]) -> None:
         self.failed += 1
         faulty = getattr(exc, "faulty_members", None) or []
         if faulty:
@@ -71,7 +75,7 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[idx]
 
 
-async def run_bench(channel: Any, dests: list[Any], count: int, size: int, options: int, concurrency: int,
+async def run_bench(channel: GroupChannel, dests: list[Member], count: int, size: int, options: int, concurrency: int,
                     progress: Any = None) -> tuple[Stats, float]:
     """Send ``count`` messages of ``size`` bytes to ``dests`` with ``concurrency`` in flight."""
     from tribes.group import ByteMessage

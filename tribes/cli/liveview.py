@@ -18,16 +18,19 @@ import collections
 import logging
 import signal
 import time
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import click
 
 from tribes.channel import ChannelInterceptor
-from tribes.io.channel_data import ChannelData
-from tribes.io.member import Member
 from tribes.cli.common import EXIT_INTERRUPTED, EXIT_OK, NetworkOptions, emit_json, iso_time
 from tribes.cli.events import EventPrinter, member_fields
 from tribes.cli.node import NodeError, build_node, load_node_config, start_node
+from tribes.io.channel_data import ChannelData
+from tribes.io.member import Member
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tribes.group.channel import GroupChannel
 
 log = logging.getLogger("tribes.cli.join")
 
@@ -70,11 +73,12 @@ class NodeStats:
         self.events.append(f"{stamp}  {text}")
 
 
-def encryption_stats(channel: Any) -> dict[str, Any] | None:
+def encryption_stats(channel: GroupChannel) -> dict[str, Any] | None:
     """The EncryptInterceptor's counters (None when the channel does not encrypt)."""
     for icp in channel.interceptors():
         if type(icp).__name__ == "EncryptInterceptor":
-            return dict(icp.stats())
+            stats = getattr(icp, "stats")
+            return dict(stats())
     return None
 
 

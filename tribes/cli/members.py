@@ -24,11 +24,12 @@ from tribes.cli.common import (
 )
 
 from tribes.cli.cloud import check_flags, cloud_options  # issue 16: --membership dns|kubernetes
+from tribes.io.member import Member
 
 log = logging.getLogger("tribes.cli.members")
 
 
-def _member_fields(member: Any) -> dict[str, Any]:
+def _member_fields(member: Member) -> dict[str, Any]:
     return {
         "name": member.name,
         "host": member.host_str,
@@ -55,7 +56,7 @@ def _default_address() -> str:
     return "127.0.0.1"
 
 
-def _human(kind: str, ev_time: int | None, member: Any, reason: str = "") -> str:
+def _human(kind: str, ev_time: int | None, member: Member, reason: str = "") -> str:
     dom = member.domain.decode("latin-1")
     extra = f" domain={dom}" if dom else ""
     why = f" ({reason})" if reason else ""

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,6 +22,10 @@ from tribes.cli.common import (EXIT_ERRORS, EXIT_OK, NetworkOptions, emit_json,
                                hex_id, network_options)
 from tribes.cli.node import (NodeError, build_node, config_options, explicit_flags, load_node_config,
                              parse_destination, parse_target, resolve_destinations, start_node)
+from tribes.io.member import Member
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tribes.group.channel import GroupChannel
 
 log = logging.getLogger("tribes.cli.send")
 
@@ -39,7 +43,7 @@ Exit status: 0 every destination got every message; 1 some sends failed (listed)
 """
 
 
-def member_json(m: Any) -> dict[str, Any]:
+def member_json(m: Member) -> dict[str, Any]:
     return {"name": m.name, "host": m.host_str, "port": m.port, "uniqueId": hex_id(m.unique_id)}
 
 
@@ -68,7 +72,7 @@ def cause_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-async def _send_one(channel: Any, member: Any, payload: bytes, options: int, count: int) -> dict[str, Any]:
+async def _send_one(channel: GroupChannel, member: Member, payload: bytes, options: int, count: int) -> dict[str, Any]:
     from tribes.group import ByteMessage
     ok = 0
     errors: list[str] = []

@@ -26,6 +26,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Awaitable
 
+from tribes.io.member import Member
 from tribes.managers.delta_request import DeltaRequest, DeltaRequestError
 from tribes.managers.session_message import (EVT_ALL_SESSION_DATA, EVT_GET_ALL_SESSIONS, EVT_SESSION_DELTA,
                                              SessionMessage, SessionMessageError)
@@ -50,7 +51,7 @@ DEFAULT_MAX_FOLLOWED_CONTEXTS = 100
 __all__ = ["ReceiveGuard", "guard", "OFFLOAD_BYTES", "STATE_REQUEST_WAIT", "DEFAULT_MAX_FOLLOWED_CONTEXTS"]
 
 
-def _name(sender: Any) -> str:
+def _name(sender: Member | None) -> str:
     return str(getattr(sender, "name", sender))
 
 
@@ -67,7 +68,7 @@ class ReceiveGuard:
         self._waiting = 0
 
     # -- membership ---------------------------------------------------------------------------
-    def is_member(self, sender: Any) -> bool:
+    def is_member(self, sender: Member | None) -> bool:
         if sender is None:
             return False
         try:
@@ -76,7 +77,7 @@ class ReceiveGuard:
             return False
 
     # -- receiving ----------------------------------------------------------------------------
-    def message_received(self, msg: Any, sender: Any) -> Awaitable[None] | None:
+    def message_received(self, msg: Any, sender: Member | None) -> Awaitable[None] | None:
         """ClusterSessionListener.messageReceived: decode, check, deliver (maybe in a worker)."""
         cluster = self.cluster
         try:
@@ -93,11 +94,11 @@ class ReceiveGuard:
         cluster.deliver(smsg, sender)
         return None
 
-    async def _decode_then_deliver(self, smsg: SessionMessage, sender: Any) -> None:
+    async def _decode_then_deliver(self, smsg: SessionMessage, sender: Member | None) -> None:
         await asyncio.to_thread(predecode, smsg)
         self.cluster.deliver(smsg, sender)
 
-    def admit(self, smsg: SessionMessage, sender: Any) -> bool:
+    def admit(self, smsg: SessionMessage, sender: Member | None) -> bool:
         """False when ``smsg`` must not be delivered now (a state request from a non-member)."""
         if smsg.event_type != EVT_GET_ALL_SESSIONS or self.is_member(sender):
             return True
@@ -110,7 +111,7 @@ class ReceiveGuard:
         asyncio.get_running_loop().create_task(self._wait_for_member(smsg, sender))
         return False
 
-    async def _wait_for_member(self, smsg: SessionMessage, sender: Any) -> None:
+    async def _wait_for_member(self, smsg: SessionMessage, sender: Member | None) -> None:
         try:
             end = time.monotonic() + STATE_REQUEST_WAIT
             while time.monotonic() < end:
@@ -125,7 +126,7 @@ class ReceiveGuard:
         finally:
             self._waiting -= 1
 
-    def may_follow(self, smsg: SessionMessage, sender: Any) -> bool:
+    def may_follow(self, smsg: SessionMessage, sender: Member | None) -> bool:
         """Whether a DeltaManager may be made for the uninvited context ``smsg`` names."""
         cluster = self.cluster
         name = smsg.context_name
@@ -147,7 +148,7 @@ class ReceiveGuard:
         self.followed.add(name)
         return True
 
-    def no_manager(self, smsg: SessionMessage, sender: Any) -> None:
+    def no_manager(self, smsg: SessionMessage, sender: Member | None) -> None:
         _rl.warn("no-manager", "no manager for context %r: %s from %s dropped", smsg.context_name,
                  smsg.event_type_string, _name(sender))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from tribes.io.channel_data import ChannelData
+from tribes.io.member import Member
 from tribes.transport.sender import PooledParallelSender, SenderState
 
 __all__ = ["ReplicationTransmitter"]
@@ -29,7 +30,7 @@ class ReplicationTransmitter:
     async def stop(self) -> None:
         self.transport.disconnect()
 
-    async def send_message(self, message: ChannelData, destination: Sequence[Any]) -> None:
+    async def send_message(self, message: ChannelData, destination: Sequence[Member]) -> None:
         await self.transport.send_message(destination, message.encode_frame(), message.options)
 
     async def flush(self, timeout: float = 30.0) -> bool:
@@ -39,18 +40,18 @@ class ReplicationTransmitter:
     def heartbeat(self) -> None:
         self.transport.keepalive()
 
-    def add(self, member: Any) -> None:
+    def add(self, member: Member) -> None:
         self.transport.add(member)
 
-    def remove(self, member: Any) -> None:
+    def remove(self, member: Member) -> None:
         self.transport.remove(member)
 
     # SenderState bookkeeping done by the coordinator on membership events
-    def state_of_member(self, member: Any, create: bool = False) -> SenderState | None:
+    def state_of_member(self, member: Member, create: bool = False) -> SenderState | None:
         st = self.transport.states.get(member)
         if st is None and create:
             st = self.transport.states[member] = SenderState()
         return st
 
-    def remove_state(self, member: Any) -> None:
+    def remove_state(self, member: Member) -> None:
         self.transport.states.pop(member, None)

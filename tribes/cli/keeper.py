@@ -21,6 +21,7 @@ import click
 
 from tribes.cli.common import EXIT_CONFIG, EXIT_NETWORK, EXIT_OK, NetworkOptions, emit_json, network_options
 from tribes.cli.node import NodeError, build_node, config_options, explicit_flags, load_node_config
+from tribes.cli.observe import ObserveOptions, observe_options  # issue 18: --metrics, --http
 
 log = logging.getLogger("tribes.cli.keeper")
 
@@ -67,7 +68,8 @@ class _LoadProgress:
 async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[str, ...], jvm_route: str | None,
                store_path: str, contexts: tuple[str, ...], async_delay: float, synchronous: str,
                max_per_user: int, login_policy: str, exempt: tuple[str, ...], as_json: bool,
-               tomcat_version: str, stats_interval: float, explicit: set[str]) -> int:
+               tomcat_version: str, stats_interval: float, explicit: set[str],
+               observe: ObserveOptions | None = None) -> int:
     from tribes.keeper.durability import DurableAckInterceptor
     from tribes.keeper.keeper import SessionKeeper
     from tribes.keeper.logins import LoginPolicy
@@ -87,9 +89,14 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
     def factory(channel: Any, **kw: Any) -> SessionKeeper:
         return SessionKeeper(channel, store, async_delay=async_delay, tomcat_version=tomcat_version, **kw)
 
+    observing = None
+    if observe is not None and observe.wanted:
+        from tribes.cli.observe import Observing
+        observing = Observing(observe, "keeper")
     try:
         cfg = load_node_config(net, config_path, properties, jvm_route, explicit=explicit)
-        channel, keeper = build_node(cfg, sessions=True, contexts=contexts, cluster_factory=factory)
+        channel, keeper = build_node(cfg, sessions=True, contexts=contexts, cluster_factory=factory,
+                                     top=observing.interceptors if observing is not None else ())
     except NodeError as exc:
         click.echo(f"tribes keeper: {exc}", err=True)
         store.close()
@@ -108,12 +115,22 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
         click.echo(f"tribes keeper: {exc}", err=True)
         store.close()
         return EXIT_CONFIG
+    if observing is not None:
+        observing.attach(channel, keeper)
     try:
         await keeper.start()
     except Exception as exc:  # noqa: BLE001
         click.echo(f"tribes keeper: could not join the cluster: {type(exc).__name__}: {exc}", err=True)
         store.close()
         return EXIT_NETWORK
+    if observing is not None:
+        try:
+            await observing.start()
+        except OSError as exc:
+            click.echo(f"tribes keeper: {exc}", err=True)
+            await keeper.stop()
+            store.close()
+            return EXIT_NETWORK
     load_s = time.monotonic() - t0
     members = len(channel.members())
     msg = (f"tribes keeper: holding {n} stored sessions ({load_s:.2f} s to load) in {len(keeper.managers)} context(s), "
@@ -133,6 +150,8 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
     report = loop.create_task(_report(keeper, as_json, stats_interval))
     await stop.wait()
     report.cancel()
+    if observing is not None:
+        await observing.stop()
     await keeper.stop()
     store.close()
     st = keeper.stats
@@ -185,12 +204,13 @@ async def _report(keeper: Any, as_json: bool, every: float = 30.0) -> None:
 @click.option("--stats-interval", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               help="Seconds between the progress lines (log, and kind keeper with --json).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (kind ready / keeper / summary).")
+@observe_options
 def keeper(net: NetworkOptions, config_path: str | None = None, properties: tuple[str, ...] = (),
            jvm_route: str | None = None, store_path: str = "", contexts: tuple[str, ...] = (),
            async_delay: float = 0.2, synchronous: str = "FULL", max_per_user: int = 0,
            login_policy: str = "newest-wins", exempt: tuple[str, ...] = (), tomcat_version: str = "10.1",
-           stats_interval: float = 30.0, as_json: bool = False) -> None:
+           stats_interval: float = 30.0, as_json: bool = False, observe: ObserveOptions | None = None) -> None:
     """Hold every session of the cluster and persist it, so sessions survive a restart of every node."""
     raise SystemExit(asyncio.run(_run(net, config_path, properties, jvm_route, store_path, contexts, async_delay,
                                       synchronous, max_per_user, login_policy, exempt, as_json, tomcat_version,
-                                      stats_interval, explicit=explicit_flags())))
+                                      stats_interval, explicit=explicit_flags(), observe=observe)))

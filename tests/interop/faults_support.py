@@ -92,6 +92,54 @@ def heal(lab: Lab) -> None:
     lab.hub_run(["nft", "delete", "table", "bridge", "ftpart"])
 
 
+# ------------------------------------------------------------------------------------ strangers
+_SEND_FRAMES = r"""
+import socket, struct, sys, os
+sys.path.insert(0, os.environ["REPO"])
+from tribes.io.framing import FrameDecoder
+path, to, port, want = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+data = open(path, "rb").read()
+s = socket.create_connection((to, port), timeout=120)
+dec, acks, pos = FrameDecoder(), 0, 0
+while pos < len(data):
+    n = struct.unpack(">I", data[pos:pos + 4])[0]
+    s.sendall(data[pos + 4:pos + 4 + n])
+    pos += 4 + n
+    if want:
+        got = []
+        while not got:
+            got = dec.feed(s.recv(65536))
+        acks += len(got)
+print(acks)
+"""
+
+
+def send_frames(host: Host, to: str, payloads: Sequence[bytes], options: int = 2, port: int = 4000) -> int:
+    """Send each Java payload as a ChannelData frame from a stranger on ``host`` (its own uniqueId,
+    not a member) over one connection; with USE_ACK (2) wait for each ACK. Returns the ACK count."""
+    import struct
+    import sys
+    import tempfile
+
+    from interop.lab import REPO_ROOT
+    from tribes.io.channel_data import ChannelData, new_unique_id
+    from tribes.membership.member import Member
+    me = Member(host=host.address, port=4999, unique_id=bytes(range(16)))
+    with tempfile.NamedTemporaryFile(prefix="ft-frames-", delete=False) as f:
+        for p in payloads:
+            frame = ChannelData(options, int(time.time() * 1000), new_unique_id(), me, p).encode_frame()
+            f.write(struct.pack(">I", len(frame)) + frame)
+        path = f.name
+    try:
+        res = host.run([sys.executable, "-c", _SEND_FRAMES, path, to, str(port), str(options & 2)],
+                       env={**os.environ, "REPO": REPO_ROOT}, timeout=300)
+    finally:
+        os.unlink(path)
+    if res.returncode != 0:
+        raise RuntimeError(f"sending frames failed: {res.stderr[-2000:]}")
+    return int(res.stdout.strip().splitlines()[-1])
+
+
 # ------------------------------------------------------------------------------------ membership
 def member_hosts(py: PyNode) -> set[str]:
     """Addresses the Python node has as members (from ``tcp://{10, 77, 19, 1}:4000``)."""

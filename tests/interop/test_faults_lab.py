@@ -3,6 +3,9 @@ two real Tomcat 10.1 nodes (channelSendOptions 6) and the Python node, lab ``ftl
 
 In order, on one cluster (the tests share it and must run in this order):
 
+1. (defect 2 with a real Java sender) a stranger sends expensive Java payloads to the Python node
+   while tomcat1 replicates to it with options 6: every ACK to Tomcat within 1 s;
+
 3. loss (5 %), duplication (5 %) and a bandwidth limit (tbf) on every link while two browsers update
    their sessions over HTTP continuously: no acknowledged update is missing on the Python node, no
    session is corrupted, the Python node's membership flaps no more than Tomcat's own;
@@ -64,6 +67,56 @@ def bed() -> Iterator[Bed]:
 
 def _hosts(b: Bed) -> list[Any]:
     return [n.host for n in b.cluster.nodes] + [b.py.host]
+
+
+def _hostile_payloads() -> list[bytes]:
+    """The review's expensive messages (a map of 8,000 same-named Class keys, a set of 16,000
+    ArrayLists) and a 10 MB list of a million strings: each a valid Java stream."""
+    from tribes.javaser import ClassDesc, JavaArrayList, JavaClass, JavaHashMap, JavaHashSet, dumps
+    m = JavaHashMap()
+    for i in range(8000):
+        m[JavaClass(ClassDesc("com.example.Same", i, 2))] = i
+    s = JavaHashSet()
+    for _ in range(16000):
+        s.add(JavaArrayList())
+    big = JavaArrayList([f"s{i:07d}" for i in range(1_000_000)])
+    return [dumps(m), dumps(s), dumps(big)]
+
+
+def test_1_expensive_messages_do_not_stall_acks_to_tomcat(bed: Bed) -> None:
+    """Defect 2 against a real Java sender: tomcat1's synchronous replication (options 6) to the
+    Python node goes on, every ACK within 1 s, while a stranger sends expensive Java payloads."""
+    import threading
+
+    t1, t2 = bed.cluster.nodes
+    py = bed.py
+    junk = bed.lab.hosts.get("junk") or bed.lab.add_host("junk", index=60)
+    up = fs.Updater(bed.lab)
+    sid = up.add_user(t1, [t2])
+    py.wait_session("/app", sid)
+    payloads = _hostile_payloads()
+    up.start(pause=0.05)
+    time.sleep(3)
+    t_attack = time.time()
+    acks: list[int] = []
+    attacker = threading.Thread(target=lambda: acks.append(fs.send_frames(junk, py.host.address, payloads * 2)))
+    attacker.start()
+    attacker.join(120)
+    t_done = time.time()
+    time.sleep(2)
+    up.stop()
+    during = [u for u in up.updates if u.ended >= t_attack and u.started <= t_done]
+    quiet = [u for u in up.updates if u.ended < t_attack]
+    worst = max((u.ended - u.started for u in during), default=None)
+    print(f"\nexpensive messages ({[len(p) for p in payloads]} bytes, x2) took {t_done - t_attack:.1f} s to be "
+          f"ACKed; tomcat1's HTTP updates (options 6: each waits for the Python node's ACK) meanwhile: "
+          f"{len(during)}, slowest {worst:.3f} s; quiet slowest "
+          f"{max((u.ended - u.started for u in quiet), default=0):.3f} s")
+    assert acks == [len(payloads) * 2]
+    assert during and all(u.status == 200 for u in during)
+    assert worst is not None and worst < 1.0, worst
+    seen = fs.py_seen(py).get(sid.split(".", 1)[0], set())
+    assert {u.value for u in up.updates if u.status == 200} <= seen
 
 
 def test_3_loss_duplication_bandwidth_no_acked_update_lost(bed: Bed) -> None:

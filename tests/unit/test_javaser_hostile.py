@@ -83,7 +83,7 @@ def test_map_of_same_named_classes_is_linear(mod: ModuleType, key_calls: _Counte
 
 @pytest.mark.parametrize("mod", IMPLS)
 def test_set_of_unhashable_lists_is_linear(mod: ModuleType) -> None:
-    n = 16000
+    n = 32000                                   # the review's 16,000, doubled: the old reader ~20 s
     s = JavaHashSet()
     for _ in range(n):
         s.add(JavaArrayList())
@@ -93,8 +93,8 @@ def test_set_of_unhashable_lists_is_linear(mod: ModuleType) -> None:
     took = time.perf_counter() - started
     assert isinstance(r, JavaHashSet) and len(r) == n
     assert all(type(x) is JavaArrayList and not x for x in r)
-    # 0.02-0.35 s here (loaded machine); the old reader took 4.9 s
-    assert took < 4.0, f"{n} list elements read in {took:.1f} s"
+    # 0.02-0.7 s here (loaded machine); the old reader took 4.9 s for 16,000, four times that here
+    assert took < 8.0, f"{n} list elements read in {took:.1f} s"
 
 
 def test_hashset_identity_elements_found_and_removed() -> None:
@@ -132,7 +132,8 @@ def test_nested_collections_with_back_references_are_linear(mod: ModuleType) -> 
     for _ in range(depth):
         r = r[0]
     assert len(r) == refs and r[0] == shared
-    assert took < 4.0, f"{refs} references under {depth} open collections read in {took:.1f} s"
+    # 0.02-0.5 s here; the old pure reader: 11 s (generous ceiling for a loaded machine)
+    assert took < 8.0, f"{refs} references under {depth} open collections read in {took:.1f} s"
 
 
 @pytest.mark.parametrize("mod", IMPLS)

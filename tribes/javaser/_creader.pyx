@@ -22,6 +22,12 @@ cdef inline object _make_int(type cls, long long v):
     return (<PyTypeObject*>int).tp_new(cls, <PyObject*>args, NULL)
 
 
+cdef inline void _yield_gil():
+    """Release and take back the GIL: a thread waiting for it (that asked for a switch) runs now."""
+    with nogil:
+        pass
+
+
 include "reader.py"
 
 

@@ -262,6 +262,7 @@ class ObjectInputStream:
     _constructing_refd = cython.declare(list, visibility="public")
     _constructing_at = cython.declare(dict, visibility="public")
     _work = cython.declare(cython.Py_ssize_t, visibility="public")
+    _steps = cython.declare(cython.Py_ssize_t, visibility="public")
     _max_work = cython.declare(cython.Py_ssize_t, visibility="public")
 
     def __init__(self, data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -283,6 +284,7 @@ class ObjectInputStream:
         # work done so far (back-references followed; handles count at the check): bounded by
         # Limits.max_work, for the stream's whole life (resets do not give it back)
         self._work = 0
+        self._steps = 0
         self._max_work = limits.max_work
         self._b = b
         self._n = len(b)
@@ -601,6 +603,13 @@ class ObjectInputStream:
     @cython.locals(b=bytes, pos=cython.Py_ssize_t, end=cython.Py_ssize_t, h=cython.Py_ssize_t, tc=cython.int,
                    n=cython.Py_ssize_t, i=cython.Py_ssize_t, ascii_ok=cython.bint, ptr=cython.p_char)
     def _read(self) -> Any:
+        if cython.compiled:
+            # the compiled reader runs no bytecode, so it would hold the GIL for a whole stream: a
+            # large one decoded in a worker thread would still stall the event loop. Every 4096
+            # items it lets a thread that waits for the GIL (the loop) run.
+            self._steps += 1
+            if (self._steps & 4095) == 0:
+                _yield_gil()  # noqa: F821 - defined in _creader.pyx
         b = self._b
         pos = self._pos
         if pos >= self._n:

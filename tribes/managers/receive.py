@@ -102,13 +102,17 @@ class ReceiveGuard:
         """False when ``smsg`` must not be delivered now (a state request from a non-member)."""
         if smsg.event_type != EVT_GET_ALL_SESSIONS or self.is_member(sender):
             return True
-        if self._waiting >= MAX_WAITING_STATE_REQUESTS:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop to wait on (a synchronous caller): refuse at once
+            loop = None
+        if loop is None or self._waiting >= MAX_WAITING_STATE_REQUESTS:
             self.refused_state_requests += 1
             _rl.warn("state-request-nonmember", "refused GET_ALL_SESSIONS for %s from %s: not a member of the "
                      "cluster (session state is sent to members only)", smsg.context_name, _name(sender))
             return False
         self._waiting += 1
-        asyncio.get_running_loop().create_task(self._wait_for_member(smsg, sender))
+        loop.create_task(self._wait_for_member(smsg, sender))
         return False
 
     async def _wait_for_member(self, smsg: SessionMessage, sender: Member | None) -> None:

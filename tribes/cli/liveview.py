@@ -235,7 +235,7 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
     if printer is not None:
         if as_json:
             emit_json("ready", time=iso_time(time.time() * 1000), config=config_path, jvmRoute=cfg.jvm_route,
-                      sessions=cluster is not None, **member_fields(local))
+                      sessions=cluster is not None, **(member_fields(local) if local is not None else {}))
         else:
             mcast = cfg.channel.membership
             where = (f"multicast {mcast.get('address')}:{mcast.get('port')}" if mcast.short_name == "McastService"

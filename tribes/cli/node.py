@@ -132,7 +132,8 @@ def load_node_config(net: NetworkOptions, config_path: str | None = None, proper
 
 
 def build_node(cfg: Any, *, sessions: bool = False, contexts: Sequence[str] = (),
-               top: Sequence[Any] = (), cluster_factory: Callable[..., Any] | None = None) -> tuple[Any, Any]:
+               top: Sequence[ChannelInterceptor] = (), cluster_factory: Callable[..., Any] | None = None
+               ) -> tuple[GroupChannel, Any]:
     """(channel, cluster): the node of ``cfg`` made by the one assembler (``tribes.config.build.build_node``),
     not started; the cluster (with ``sessions`` and a session manager configured) follows every context
     it hears of, plus ``contexts``. ``top``: interceptors above the configured ones. Errors are

@@ -118,7 +118,7 @@ async def _run(net: NetworkOptions, payload: bytes, to: str, count: int, options
         opt_names = send_options_to_string(options)
         if not as_json:
             click.echo(f"sending {len(payload)} byte(s) x {count} (options {options}: {opt_names}) "
-                       f"to {len(dests)} member(s) from {channel.local_member.name}")
+                       f"to {len(dests)} member(s) from {local.name if (local := channel.local_member) else '?'}")
         results = await asyncio.gather(*(_send_one(channel, m, payload, options, count) for m in dests))
     finally:
         await channel.stop()

@@ -2,7 +2,7 @@
 (``PooledParallelSender`` by default), as in Tomcat."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 from tribes.io.channel_data import ChannelData
 from tribes.io.member import Member

@@ -63,8 +63,8 @@ def _full_restart(lab: Lab, store: str, n_sessions: int, version: str = "10",
         t2 = tc.add_node()
         tc.wait_membership(timeout=60)
         # bulk sessions (Integer + String attributes), made on both nodes
-        assert t1.get_json("/create", {"n": n_sessions // 2, "prefix": "a"})[1]["created"] == n_sessions // 2
-        assert t2.get_json("/create", {"n": n_sessions - n_sessions // 2, "prefix": "b"})[1]["created"] > 0
+        assert t1.get_json("/create", {"n": n_sessions // 2, "prefix": "a"}, timeout=900)[1]["created"] == n_sessions // 2
+        assert t2.get_json("/create", {"n": n_sessions - n_sessions // 2, "prefix": "b"}, timeout=900)[1]["created"] > 0
         # a logged-in user with typed attributes
         alice = Browser(lab)
         alice.login(t1)

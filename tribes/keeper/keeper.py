@@ -185,6 +185,8 @@ class SessionKeeper(SimpleTcpCluster):
             dm = self.managers[ctx]
             dm.process_expires(now_ms())
             self._pump(dm)
+            log.info("keeper: serving the %d sessions of %s to %s (state transfer)", len(dm.sessions), ctx,
+                     getattr(sender, "name", sender))
         super().deliver(smsg, sender)
         if ctx is None or ctx not in self.managers:
             return

@@ -32,7 +32,7 @@
         el("td", {}, m.member + (m.local ? " (this node)" : "")),
         el("td", {}, el("span", { class: "state " + m.state }, m.state)),
         el("td", {}, m.kind + (m.version && m.version !== "unknown" ? " " + m.version : "")),
-        el("td", {}, hms(m.since)));
+        el("td", { class: "when" }, hms(m.since)));
       tb.append(tr);
     }
     $("#m-count").textContent = S.members.filter((m) => m.state === "alive").length;
@@ -178,6 +178,7 @@
       S.samples.push(s);
       if (S.samples.length > MAX_SAMPLES) S.samples.shift();
       renderSample(s);
+      loadUsers();   // a login changes no session event of its own (the principal travels in a delta)
     });
     es.addEventListener("event", (m) => applyEvent(JSON.parse(m.data)));
   }

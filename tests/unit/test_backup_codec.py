@@ -164,3 +164,11 @@ def test_corrupt_map_messages_raise_clear_errors() -> None:
         MapMessage.from_java("a string")
     assert NO_RPC_REPLY_CLASS.endswith("$NoRpcChannelReply")
     assert len(TYPE_NAMES) == 13
+
+
+@pytest.mark.parametrize("key", [SID, "", "a" * 70000, "héllo", "nul\x00inside", "x" * 65535, None])
+def test_key_bytes_equal_object_output_stream(key: object) -> None:
+    from tribes.javaser import JavaInteger
+    from tribes.tipis.map_message import key_bytes
+    k = JavaInteger(5) if key is None else key
+    assert key_bytes(k) == dumps(k)

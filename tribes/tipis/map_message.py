@@ -82,10 +82,30 @@ def version_key(version: str | int) -> str:
     return "10"
 
 
+# Members repeat in every message and entry (a STATE reply of 10,000 entries names the same few
+# nodes 20,000 times): both directions share one object per member. Bounded: a flood of distinct
+# members empties a cache instead of growing it.
+_CACHE_SIZE = 1024
+_TO_JAVA: dict[tuple[bytes, str], JavaObject] = {}
+_FROM_PACKET: dict[bytes, Member] = {}
+#: id(MemberImpl object) -> (the object, its Member, its version): one STATE list refers back to the
+#: same few member objects thousands of times (the object is kept, so its id cannot be reused)
+_BY_OBJECT: dict[int, tuple[Any, Member, str | None]] = {}
+
+
 def member_to_java(member: Member, version: str | int = "10.1") -> JavaObject:
-    packet = encode_member(member)
-    return JavaObject.new(_MEMBER_DESCS[version_key(version)],
-                          annotations={MEMBER_IMPL_CLASS: [BlockData(struct.pack(">i", len(packet)) + packet)]})
+    """The MemberImpl object of ``member``; the same object for the same member, so a stream that names
+    a member twice refers back to it, as Java does for its one MemberImpl instance."""
+    packet = encode_member(member)   # cached on the Member
+    key = (packet, version_key(version))
+    obj = _TO_JAVA.get(key)
+    if obj is None:
+        obj = JavaObject.new(_MEMBER_DESCS[key[1]],
+                             annotations={MEMBER_IMPL_CLASS: [BlockData(struct.pack(">i", len(packet)) + packet)]})
+        if len(_TO_JAVA) >= _CACHE_SIZE:
+            _TO_JAVA.clear()
+        _TO_JAVA[key] = obj
+    return obj
 
 
 def member_impl_version(obj: Any) -> str | None:
@@ -111,10 +131,25 @@ def member_from_java(obj: Any) -> Member:
     (n,) = struct.unpack_from(">i", data, 0)
     if n < 0 or 4 + n > len(data):
         raise MapMessageError(f"MemberImpl data length {n} out of range")
-    try:
-        return decode_member(data[4:4 + n])
-    except WireDecodeError as exc:
-        raise MapMessageError(f"bad member packet in MapMessage: {exc}") from exc
+    key = packet = data[4:4 + n]
+    member = _FROM_PACKET.get(key)
+    if member is None:
+        try:
+            member = decode_member(packet)
+        except WireDecodeError as exc:
+            raise MapMessageError(f"bad member packet in MapMessage: {exc}") from exc
+        if len(_FROM_PACKET) >= _CACHE_SIZE:
+            _FROM_PACKET.clear()
+        _FROM_PACKET[key] = member
+    return member
+
+
+def key_bytes(key: Any) -> bytes:
+    """``XByteBuffer.serialize(key)``: a stream holding ``key``; a plain ASCII String (a session id) is
+    written directly (the same bytes as ObjectOutputStream: TC_STRING, u2 length, the characters)."""
+    if type(key) is str and len(key) < 65536 and key.isascii() and "\x00" not in key:
+        return b"\xac\xed\x00\x05t" + struct.pack(">H", len(key)) + key.encode("ascii")
+    return dumps(key)
 
 
 def state_value(name: str) -> Any:
@@ -151,7 +186,7 @@ class MapMessage:
             diff_value: bytes | None = None, primary: Member | None = None,
             nodes: Sequence[Member] | None = None) -> "MapMessage":
         """Like Tomcat's constructor: ``key``/``value`` are Java values, serialized here (None stays null)."""
-        return cls(map_id, msgtype, diff, dumps(key) if key is not None else None,
+        return cls(map_id, msgtype, diff, key_bytes(key) if key is not None else None,
                    dumps(value) if value is not None else None, diff_value, primary,
                    tuple(nodes) if nodes is not None else None)
 
@@ -200,10 +235,18 @@ class MapMessage:
         def member(obj: Any) -> Member | None:
             if obj is None:
                 return None
-            v = member_impl_version(obj)
+            hit = _BY_OBJECT.get(id(obj))
+            if hit is not None and hit[0] is obj:   # a back-reference to a member already read
+                m, v = hit[1], hit[2]
+            else:
+                v = member_impl_version(obj)
+                m = member_from_java(obj)
+                if len(_BY_OBJECT) >= _CACHE_SIZE:
+                    _BY_OBJECT.clear()
+                _BY_OBJECT[id(obj)] = (obj, m, v)
             if v is not None:
                 versions.add(v)
-            return member_from_java(obj)
+            return m
 
         def raw(name: str) -> bytes | None:
             v = f.get(name)

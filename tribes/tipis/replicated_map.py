@@ -35,7 +35,7 @@ from tribes.ratelimit import RateLimitedLog
 from tribes.tipis.map_message import (MSG_ACCESS, MSG_BACKUP, MSG_COPY, MSG_INIT, MSG_NOTIFY_MAPMEMBER, MSG_PING,
                                       MSG_PROXY, MSG_REMOVE, MSG_RETRIEVE_BACKUP, MSG_START, MSG_STATE,
                                       MSG_STATE_COPY, MSG_STOP, STATE_CLASS, TYPE_NAMES, MapMessage, MapMessageError,
-                                      state_value)
+                                      key_bytes, state_value)
 
 log = logging.getLogger("tribes.tipis")
 _rl = RateLimitedLog(log)
@@ -219,8 +219,7 @@ class ReplicatedMapCore:
     def msg(self, msgtype: int, key: Any = None, value_bytes: bytes | None = None, *, diff: bool = False,
             diff_value: bytes | None = None, primary: Member | None = None,
             nodes: Sequence[Member] | None = None) -> MapMessage:
-        from tribes.javaser import dumps
-        return MapMessage(self.map_id, msgtype, diff, dumps(key) if key is not None else None, value_bytes,
+        return MapMessage(self.map_id, msgtype, diff, key_bytes(key) if key is not None else None, value_bytes,
                           diff_value, primary, tuple(nodes) if nodes is not None else None)
 
     def members(self) -> list[Member]:
@@ -460,7 +459,7 @@ class ReplicatedMapCore:
         from tribes.javaser import JavaArrayList, dumps
         copy = request.msgtype == MSG_STATE_COPY
         v = version or self.tomcat_version
-        items = [MapMessage(self.map_id, MSG_COPY if copy else MSG_PROXY, False, dumps(key), vb, None, primary,
+        items = [MapMessage(self.map_id, MSG_COPY if copy else MSG_PROXY, False, key_bytes(key), vb, None, primary,
                             nodes).to_java(v) for key, vb, primary, nodes in snapshot]
         return MapMessage(request.map_id, request.msgtype, request.diff, request.key_bytes,
                           dumps(JavaArrayList(items)), request.diff_value, request.primary, request.nodes)

@@ -167,6 +167,9 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                     one = loadgen(ld, ["load", "--url", url, "--connections", "1", "--count", str(a.count),
                                        "--duration", str(a.serial_duration if r else 1), "--warmup", "0.3"],
                                   timeout=a.serial_duration + 120)
+                    if v == "tribes" and agent is not None and agent.agent is not None and agent.agent.poll() is not None:
+                        raise RuntimeError(f"tribes agent exited with {agent.agent.returncode} during the load "
+                                           f"(logs kept in {agent.workdir}):\n{agent.log_tail()}")
                     if r:
                         results[v].append(res)
                         serial[v].append(one)
@@ -205,7 +208,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                 out["profile"] = profile(py, agent, variants, a, tmp, cluster)
         finally:
             if agent is not None:
-                agent.close()
+                agent.close(keep_logs=agent.agent is not None and agent.agent.poll() not in (None, 0))
             for host, p in reversed(procs):
                 host.kill(p)
             cluster.stop()

@@ -302,6 +302,8 @@ class BrowserScenario:
                 break
         else:
             self.check(False, "the Python page has a logout link or button")
+        self.check(self.user not in self.chrome.texts("#user"), f"the Python page no longer greets {self.user}",
+                   page=self.page_text()[:200])
         self.shot("python-after-logout")
 
     def logout_on_tomcat(self) -> None:

@@ -25,17 +25,17 @@ TOKEN = "ob-lab-token-0123456789"
 class ObservedNode:
     """``tribes -v join --config walkthrough --json --metrics ADDR:9404 --http ADDR:8090`` in ``host``."""
 
-    def __init__(self, host: Host, args: Sequence[str] = (), ready_timeout: float = 120) -> None:
+    def __init__(self, host: Host, args: Sequence[str] = (), ready_timeout: float = 120, observe: bool = True) -> None:
         self.host = host
         self.dir = tempfile.mkdtemp(prefix="tribes-observe-")
         self.auth = os.path.join(self.dir, "ops.auth")
         with open(self.auth, "w") as f:
             f.write(f"token: {TOKEN}\n")
         os.chmod(self.auth, 0o600)
+        flags = ["--metrics", f"{host.address}:{METRICS_PORT}", "--http", f"{host.address}:{HTTP_PORT}",
+                 "--http-auth", self.auth, "--http-actions"] if observe else []
         cmd = ["-m", "tribes.cli.main", "-v", "join", "--config", WALKTHROUGH_XML, "--bind", host.address,
-               "--jvm-route", "py1", "--context", "/app", "--json",
-               "--metrics", f"{host.address}:{METRICS_PORT}", "--http", f"{host.address}:{HTTP_PORT}",
-               "--http-auth", self.auth, "--http-actions", *args]
+               "--jvm-route", "py1", "--context", "/app", "--json", *flags, *args]
         self.proc: subprocess.Popen[str] = host.python(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                                        text=True, bufsize=1)
         self.events: list[dict[str, Any]] = []

@@ -106,8 +106,8 @@ def test_public_api_is_lazy_and_complete() -> None:
 
 def test_send_option_bits_are_defined_once() -> None:
     """Outside the vocabulary no module assigns a SEND_OPTIONS bit to a name or tests one by number."""
-    bits = re.compile(r"^\s*(SEND_OPTIONS_\w+|USE_ACK|SYNCHRONIZED_ACK|ASYNCHRONOUS|BYTE_MESSAGE|MULTICAST|UDP)"
-                      r"\s*=\s*0x", re.M)
+    bits = re.compile(r"^\s*_?[A-Z_]*(SEND_OPTIONS_\w+|USE_ACK|SYNC_ACK|SYNCHRONIZED_ACK|ASYNC|ASYNCHRONOUS|"
+                      r"BYTE_MESSAGE|BYTE|MULTICAST|UDP|SECURE)\s*=\s*(0x[0-9a-fA-F]+|[0-9]+)\s*(#.*)?$", re.M)
     offenders = []
     for base, _dirs, files in os.walk(os.path.join(ROOT, "tribes")):
         for name in files:

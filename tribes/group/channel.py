@@ -297,7 +297,7 @@ class GroupChannel(ChannelInterceptor):
 
         async def send() -> None:
             try:
-                await self.send([source], reply.to_java(), 0x8)
+                await self.send([source], reply.to_java(), int(SendOptions.ASYNCHRONOUS))
             except Exception as exc:
                 log.warning("unable to send NoRpcChannelReply to %s: %s", source.name, exc)
         asyncio.ensure_future(send())

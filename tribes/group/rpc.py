@@ -32,6 +32,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Protocol, Sequence
 
+from tribes.channel import SendOptions
 from tribes.javaser import BlockData, ClassDesc, JavaObject, JavaWriteAborted
 from tribes.javaser.constants import SC_BLOCK_DATA, SC_EXTERNALIZABLE
 from tribes.membership.member import Member
@@ -56,8 +57,8 @@ NO_RPC_REPLY_CLASS = "org.apache.catalina.tribes.group.RpcMessage$NoRpcChannelRe
 RPC_MESSAGE_SUID = 8154458786660410633
 NO_RPC_REPLY_SUID = 8911374288427899814
 
-_SYNC_ACK = 0x4
-_ASYNC = 0x8
+_SYNC_ACK = int(SendOptions.SYNCHRONIZED_ACK)
+_ASYNC = int(SendOptions.ASYNCHRONOUS)
 _EXT = SC_EXTERNALIZABLE | SC_BLOCK_DATA
 
 RPC_MESSAGE_DESC = ClassDesc(RPC_MESSAGE_CLASS, RPC_MESSAGE_SUID, _EXT)

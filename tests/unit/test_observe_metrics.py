@@ -238,3 +238,24 @@ def test_metrics_served_by_asgi_server_on_loopback() -> None:
     text = asyncio.run(run())
     fams = {f.name: f for f in text_string_to_metric_families(text)}
     assert sum(s.value for s in fams["tribes_members"].samples) == 1
+
+
+def test_grafana_dashboard_uses_only_metrics_the_collector_exports() -> None:
+    import json
+    import os
+    import re
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "deploy", "grafana", "tribes-dashboard.json")) as f:
+        dash = json.load(f)
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"\b((?:tribes|process)_[A-Za-z0-9_]+)\b", e)}
+    ob, ch, cluster = node()
+    assert cluster is not None
+    login_session(cluster, "alice")
+    ob.peer(member(2)).lag.observe(0.01)
+    _, text = scrape(ob)
+    exported: set[str] = set()
+    for f in text_string_to_metric_families(text):    # families, with or without samples yet
+        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}.get(f.type, [""])
+        exported.update(f.name + sfx for sfx in suffixes)
+    assert used and used <= exported, sorted(used - exported)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from tribes.javaser import (BlockData, ClassDesc, JavaObject, JavaSerializationError, JavaWriteAborted, WriteAbortedError,
@@ -69,17 +69,6 @@ class BackupManagerConfig:
     session_timeout: int = 30                   # the context's <session-timeout> in minutes
     session_id_length: int = 16
 
-    _CAMEL = {
-        "mapSendOptions": "map_send_options", "rpcTimeout": "rpc_timeout", "accessTimeout": "access_timeout",
-        "terminateOnStartFailure": "terminate_on_start_failure",
-        "notifyListenersOnReplication": "notify_listeners_on_replication",
-        "recordAllActions": "record_all_actions", "maxActiveSessions": "max_active_sessions",
-        "sessionAttributeNameFilter": "session_attribute_name_filter",
-        "sessionAttributeValueClassNameFilter": "session_attribute_value_class_name_filter",
-        "warnOnSessionAttributeFilterFailure": "warn_on_session_attribute_filter_failure",
-        "processExpiresFrequency": "process_expires_frequency",
-        "persistAuthenticationNotes": "persist_authentication_notes",
-    }
     #: ManagerBase/ClusterManagerBase attributes that exist in Tomcat but change nothing in a Python node
     _ACCEPTED = {"className", "name", "secureRandomClass", "secureRandomAlgorithm", "secureRandomProvider",
                  "pathname", "duplicates", "sessionCounter", "maxActive", "sessionMaxAliveTime",
@@ -88,26 +77,27 @@ class BackupManagerConfig:
 
     @classmethod
     def from_attributes(cls, attrs: dict[str, Any]) -> "BackupManagerConfig":
-        """From server.xml's camelCase attribute names. A DeltaManager-only attribute gets a warning and
-        is ignored, as Tomcat's digester does (``expireSessionsOnShutdown`` on a BackupManager)."""
-        from tribes.io.options import parse_send_options
+        """From server.xml's camelCase attribute names (the one mapping, ``tribes.attributes``). A
+        DeltaManager-only attribute gets a warning and is ignored, as Tomcat's digester does
+        (``expireSessionsOnShutdown`` on a BackupManager)."""
+        from tribes.attributes import attribute_name, coerce, parameters, python_name
+        from tribes.channel import parse_send_options
+        params = parameters(cls)
         kw: dict[str, Any] = {}
-        types = {f.name: str(f.type) for f in fields(cls)}
         for k, v in attrs.items():
             if k in cls._ACCEPTED:
                 continue
-            py = cls._CAMEL.get(k)
-            if py is None:
-                log.warning("BackupManager has no attribute %r: ignored (known: %s)", k, ", ".join(sorted(cls._CAMEL)))
+            py = python_name(k)
+            if py not in params:
+                log.warning("BackupManager has no attribute %r: ignored (known: %s)", k,
+                            ", ".join(sorted(attribute_name(p) for p in params)))
                 continue
             if py == "map_send_options":
                 v = parse_send_options(v)
                 if v <= 0:  # Tomcat keeps the default for a value that parses to 0
                     continue
-            elif "bool" in types[py] and isinstance(v, str):
-                v = v.strip().lower() == "true"
-            elif types[py].startswith("int") and not isinstance(v, int):
-                v = int(v)
+            else:
+                v = coerce(v, params[py])
             kw[py] = v
         return cls(**kw)
 

@@ -172,6 +172,38 @@ def test_plaintext_session_message_is_refused_before_deserialization(lab: Lab, c
     assert f"cannot decrypt message from tcp://{{{inj.address.replace('.', ', ')}}}" in "\n".join(py.stderr)
 
 
+def test_tribes_join_shows_the_counters(lab: Lab, cluster: TomcatCluster, py: PyNode) -> None:
+    """`tribes join --config server.xml --json` (same file) decrypts Tomcat's session traffic and its
+    summary carries the EncryptInterceptor counters."""
+    import json
+    import subprocess
+    from interop.tomcat.node import Browser
+    from tests.interop.test_sessions_tomcat10 import set_attr
+    host = lab.add_host("join", index=54)
+    path = write_server_xml(cluster.config, host.address, 54, "pyjoin")
+    proc = host.python(["-m", "tribes.cli.main", "join", "--config", path, "--bind", host.address, "--json",
+                        "--context", "/app", "--duration", "12"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not all(host.address in n.members_from_log() for n in cluster.nodes):
+            assert time.monotonic() < deadline and proc.poll() is None, "Tomcat did not add the join node"
+            time.sleep(0.2)
+        b = Browser(lab)
+        t1, t2 = cluster.nodes
+        b.new_session(t1, replicas=[t2])
+        set_attr(b, t1, "seen", "string", "by join")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            host.kill(proc)
+    lines = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    summary = next(x for x in lines if x.get("event") == "summary" or x.get("kind") == "summary")
+    enc = summary["encryption"]
+    assert enc["algorithm"] == "AES/GCM/NoPadding" and enc["format"] == "10.1", enc
+    assert enc["decrypted"] >= 1 and enc["encrypted"] >= 1 and enc["rejectedTotal"] == 0, (enc, err[-2000:])
+
+
 def test_wrong_key_node_accepts_nothing_and_keeps_its_sessions(lab: Lab, cluster: TomcatCluster, py: PyNode) -> None:
     """A Python node with the same server.xml but another key: Tomcat's session traffic is refused
     ("cannot decrypt message from <member>"), nothing is deserialized, its own session stays, and

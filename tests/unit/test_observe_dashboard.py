@@ -7,8 +7,13 @@ import logging
 import os
 from typing import Any
 
+import warnings
+
 import pytest
-from starlette.testclient import TestClient
+
+with warnings.catch_warnings():   # starlette 1.x prefers httpx2 for its TestClient; httpx works the same
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from starlette.testclient import TestClient
 
 from tribes.dashboard.app import MAX_QUERY, DashboardSettings, _EventStream, create_app
 from tribes.dashboard.auth import CredentialsError, load_credentials, parse_credentials
@@ -245,3 +250,49 @@ def test_too_many_live_clients_are_refused() -> None:
     app, ob, cluster, _ = make(max_clients=0)
     with TestClient(app) as c:
         assert c.get("/api/events").status_code == 503
+
+
+def test_a_real_sse_client_that_never_reads_does_not_stall_the_node() -> None:
+    """uvicorn on 127.0.0.1, a raw socket that asks for /api/events and never reads: the node goes on
+    answering, the client is dropped, and what is held for it stays bounded."""
+    import socket
+
+    import httpx
+
+    from tribes.metrics.server import AsgiServer
+
+    app, ob, cluster, _ = make(client_queue=32, send_timeout=0.5)
+    dash = app.state.dashboard
+
+    async def run() -> None:
+        srv = AsgiServer(app, "127.0.0.1", 0, what="dashboard")
+        await srv.start()
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        try:
+            sock.connect(("127.0.0.1", srv.port))
+            sock.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 10
+            while not dash.clients and loop.time() < end:
+                await asyncio.sleep(0.01)
+            assert len(dash.clients) == 1
+            big = "x" * 4000
+            async with httpx.AsyncClient() as c:
+                for i in range(1000):            # ~4 MB of events offered to a client that reads nothing
+                    ob.operator_event({"event": "filler", "n": i, "pad": big})
+                    for cl in dash.clients:
+                        assert cl.queue.qsize() <= 32
+                    if i % 500 == 0:
+                        await asyncio.sleep(0)   # let the server try to write
+                        r = await c.get(f"http://127.0.0.1:{srv.port}/api/state", timeout=10)
+                        assert r.status_code == 200
+                while dash.clients and loop.time() < end:
+                    await asyncio.sleep(0.05)
+                assert not dash.clients and dash.dropped_clients >= 1
+                r = await c.get(f"http://127.0.0.1:{srv.port}/api/state", timeout=10)
+                assert r.status_code == 200
+        finally:
+            sock.close()
+            await srv.stop()
+    asyncio.run(run())

@@ -13,12 +13,14 @@ import re
 import typing
 from typing import Any, Callable, Iterable, Mapping
 
-__all__ = ["RENAMES", "camel_to_snake", "python_name", "attribute_name", "UnknownAttributeError",
+__all__ = ["RENAMES", "ALIASES", "camel_to_snake", "python_name", "attribute_name", "UnknownAttributeError",
            "parameters", "coerce", "kwargs_from_attributes"]
 
 #: server.xml name -> Python name, where ``camel_to_snake`` would not give it
 RENAMES: dict[str, str] = {"ooBInline": "oob_inline", "heartbeatSleeptime": "heartbeat_sleeptime"}
 _REVERSE = {v: k for k, v in RENAMES.items()}
+#: Tomcat's second names of one setting (McastService's setMcastBindAddress / setMcastDropTime)
+ALIASES: dict[str, str] = {"mcastBindAddress": "bind", "mcastDropTime": "drop_time"}
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 _JAVA_INT = re.compile(r"\s*[+-]?[0-9]+\s*\Z")
@@ -31,7 +33,7 @@ def camel_to_snake(name: str) -> str:
 
 def python_name(attribute: str) -> str:
     """The Python parameter for a server.xml attribute (``dropTime`` -> ``drop_time``)."""
-    return RENAMES.get(attribute) or camel_to_snake(attribute)
+    return RENAMES.get(attribute) or ALIASES.get(attribute) or camel_to_snake(attribute)
 
 
 def attribute_name(python: str) -> str:
@@ -112,5 +114,8 @@ def kwargs_from_attributes(target: Callable[..., Any], attributes: Mapping[str, 
         name = python_name(key)
         if name not in params:
             raise UnknownAttributeError(key, (attribute_name(p) for p in params), what)
-        kwargs[name] = coerce(value, params[name]) if coerce_values else value
+        try:
+            kwargs[name] = coerce(value, params[name]) if coerce_values else value
+        except ValueError as exc:
+            raise ValueError(f"{key}={value!r}: {exc}") from None
     return kwargs

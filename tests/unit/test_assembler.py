@@ -127,3 +127,20 @@ def test_nothing_outside_the_channel_links_interceptors_by_hand() -> None:
                         if pattern.search(line) and rel not in allowed:
                             offenders.append(f"{rel}:{n}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_one_name_mapping_for_the_assembler_and_from_attributes() -> None:
+    """Tomcat's aliases reach the component both ways (they were 'not applied' by the assembler before)."""
+    from tribes.attributes import attribute_name, python_name
+    from tribes.config.build import channel_plan
+    from tribes.membership.mcast import McastService
+
+    xml = ('<Server><Service name="S"><Engine name="E"><Cluster className="org.apache.catalina.ha.tcp.'
+           'SimpleTcpCluster"><Channel className="org.apache.catalina.tribes.group.GroupChannel"><Membership '
+           'className="org.apache.catalina.tribes.membership.McastService" mcastDropTime="900" '
+           'mcastBindAddress="127.0.0.1" soTimeout="100"/></Channel></Cluster></Engine></Service></Server>')
+    step = channel_plan(loads(xml))[0]
+    assert step.kwargs == {"drop_time": 900, "bind": "127.0.0.1", "so_timeout": 100} and not step.not_applied
+    direct = McastService.from_attributes({"mcastDropTime": "900", "mcastBindAddress": "127.0.0.1"})
+    assert (direct.drop_time, direct.bind) == (900, "127.0.0.1")
+    assert python_name("heartbeatSleeptime") == "heartbeat_sleeptime" and attribute_name("drop_time") == "dropTime"

@@ -34,6 +34,7 @@ import struct
 import time
 from typing import Any, Callable, Mapping
 
+from tribes.attributes import kwargs_from_attributes
 from tribes.membership.member import (
     SHUTDOWN_PAYLOAD, TRIBES_MBR_BEGIN, Member, MemberDecodeError, decode_member, encode_member,
 )
@@ -126,36 +127,12 @@ def _iface_of(addr: str) -> str | None:
     return None
 
 
-# server.xml attribute name -> (python attribute, converter).  Every setter Tomcat's
-# McastService has (9.0.x and 10.1.x have the same ones).
-def _to_bool(v: str | bool) -> bool:
-    if isinstance(v, bool):
-        return v
-    # Boolean.parseBoolean: only "true" (any case) is true
-    return str(v).strip().lower() == "true"
-
-
-def _to_int(v: str | int) -> int:
-    return int(str(v).strip())
-
-
-MCAST_ATTRIBUTES: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "address": ("address", str),
-    "port": ("port", _to_int),
-    "frequency": ("frequency", _to_int),
-    "dropTime": ("drop_time", _to_int),
-    "mcastDropTime": ("drop_time", _to_int),
-    "bind": ("bind", str),
-    "mcastBindAddress": ("bind", str),
-    "ttl": ("ttl", _to_int),
-    "soTimeout": ("so_timeout", _to_int),
-    "domain": ("domain", _domain_bytes),
-    "payload": ("payload", _domain_bytes),
-    "localLoopbackDisabled": ("local_loopback_disabled", _to_bool),
-    "recoveryEnabled": ("recovery_enabled", _to_bool),
-    "recoveryCounter": ("recovery_counter", _to_int),
-    "recoverySleepTime": ("recovery_sleep_time", _to_int),
-}
+#: McastService's server.xml attributes: every setter Tomcat's McastService has (9.0 and 10.1 alike;
+#: ``mcastDropTime`` and ``mcastBindAddress`` are its aliases of ``dropTime`` and ``bind``). Names map to
+#: parameters through tribes.attributes, as everywhere.
+MCAST_ATTRIBUTES = ("address", "port", "frequency", "dropTime", "mcastDropTime", "bind", "mcastBindAddress", "ttl",
+                    "soTimeout", "domain", "payload", "localLoopbackDisabled", "recoveryEnabled", "recoveryCounter",
+                    "recoverySleepTime")
 # Accepted and ignored on purpose: the element's class name (read by the config layer).
 _IGNORED_ATTRIBUTES = {"className"}
 
@@ -247,26 +224,25 @@ class McastService(MembershipService):
 
         Unknown attributes raise :class:`McastConfigError` naming the accepted ones.
         """
-        kwargs: dict[str, Any] = {}
-        for name, raw in attributes.items():
-            if name in _IGNORED_ATTRIBUTES:
-                continue
-            spec = MCAST_ATTRIBUTES.get(name)
-            if spec is None:
-                raise McastConfigError(
-                    f"McastService attribute {name!r} is not supported; accepted: "
-                    f"{', '.join(sorted(MCAST_ATTRIBUTES))}")
-            pyname, conv = spec
-            try:
-                kwargs[pyname] = conv(raw)
-            except (TypeError, ValueError) as exc:
-                raise McastConfigError(f"McastService attribute {name}={raw!r}: {exc}") from exc
+        for name in attributes:
+            if name not in MCAST_ATTRIBUTES and name not in _IGNORED_ATTRIBUTES:
+                raise McastConfigError(f"McastService attribute {name!r} is not supported; accepted: "
+                                       f"{', '.join(sorted(MCAST_ATTRIBUTES))}")
+        try:
+            kwargs = kwargs_from_attributes(cls, attributes, ignore=_IGNORED_ATTRIBUTES)
+        except ValueError as exc:
+            raise McastConfigError(f"McastService attribute {exc}") from exc
         if kwargs.get("ttl", 0) is not None and kwargs.get("ttl", 0) < 0:
             kwargs["ttl"] = None  # Tomcat: a negative TTL is "not set"
         if kwargs.get("so_timeout") is not None and kwargs["so_timeout"] <= 0:
             kwargs["so_timeout"] = None
         kwargs.update(python_options)
-        return cls(**kwargs)
+        try:
+            return cls(**kwargs)
+        except McastConfigError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise McastConfigError(f"McastService: {exc}") from exc
 
     @property
     def effective_so_timeout(self) -> int:

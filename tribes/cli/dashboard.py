@@ -49,8 +49,7 @@ def dashboard(net: NetworkOptions, config_path: str | None = None, properties: t
     """Join the cluster and serve a live web dashboard of it (default http://127.0.0.1:8090/)."""
     from tribes.cli.liveview import run_join
     obs = observe or ObserveOptions()
-    if obs.http is None:
-        obs = dataclasses.replace(obs, http=DEFAULT_HTTP)
+    obs = dataclasses.replace(obs, http=obs.http or DEFAULT_HTTP, role="dashboard")
     logging.getLogger("tribes.cli.events").setLevel(logging.WARNING)
     raise SystemExit(asyncio.run(run_join(
         net, as_json=True, live=False, config_path=config_path, properties=properties, jvm_route=jvm_route,

@@ -28,6 +28,7 @@ class ObserveOptions:
     auth_file: str | None = None
     actions: bool = False
     show_values: bool = True
+    role: str | None = None            # tribes_node_info's role (default: the command's name)
 
     @property
     def wanted(self) -> bool:
@@ -79,7 +80,7 @@ class Observing:
     def __init__(self, options: ObserveOptions, role: str) -> None:
         from tribes.metrics.observer import Observer
         self.options = options
-        self.role = role
+        self.role = options.role or role
         self.observer = Observer()
         self.servers: list[Any] = []
         self.dashboard: Any = None

@@ -259,3 +259,15 @@ def test_grafana_dashboard_uses_only_metrics_the_collector_exports() -> None:
         suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}.get(f.type, [""])
         exported.update(f.name + sfx for sfx in suffixes)
     assert used and used <= exported, sorted(used - exported)
+
+
+@pytest.mark.parametrize("command", ["join", "agent", "keeper", "dashboard"])
+def test_cli_observe_options_refuse_bad_values(command: str) -> None:
+    from click.testing import CliRunner
+
+    from tribes.cli.main import cli
+    extra = ["--store", "/nonexistent/x.db"] if command == "keeper" else []
+    r = CliRunner().invoke(cli, [command, *extra, "--metrics", "somewhere"])
+    assert r.exit_code == 2 and "ADDR:PORT" in r.output
+    r = CliRunner().invoke(cli, [command, *extra, "--http", "127.0.0.1:8090", "--http-actions"])
+    assert r.exit_code == 2 and "--http-auth" in r.output

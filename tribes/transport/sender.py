@@ -456,9 +456,13 @@ class MemberLink:
         self._pending: list[bytes] | None = None
         self._pending_bytes = 0
         self.drain_waiting = 0
+        #: further connections for concurrent sends (Tomcat's pool), up to pool_size - 1
+        self.extra: list[NioSender] = []
         self._loop = asyncio.get_running_loop()
         #: a send to this member timed out, and it has not read anything since
         self.stalled = False
+        #: when the member last showed it reads (an ACK arrived, a full write buffer drained)
+        self.last_read = self._loop.time()
         self._room: collections.deque[asyncio.Future[BaseException | None]] = collections.deque()
         self.sent = 0
         self.failed = 0
@@ -533,16 +537,23 @@ class MemberLink:
                     if self.queue:
                         self._kick()
                 return err
-            if not self.stalled:
+            if not self.is_stalled():
+                if self.drain_waiting:
+                    # a concurrent send while another waits for the main connection to drain: like
+                    # Tomcat's pool (poolSize senders, each with its own connection), use another one
+                    extra = await self._write_extra(frame, deadline)
+                    if extra is not False:
+                        return extra  # type: ignore[return-value]
                 # no ACK, connected, write buffer over its high-water mark, the member reads: wait for
-                # the drain like Tomcat's blocking write (one shared future; waiters resume in order)
+                # the drain like Tomcat's blocking write (waiters resume in arrival order)
                 return await self._write_after_drain(frame, deadline)
             # a stalled member: queue behind it (bounded; fail new when full)
         limits = self.pool.limits
         loop = asyncio.get_running_loop()
+        patience = self.pool.options.timeout / 1000.0
         while self._room or self._full(len(frame)):
-            if self.stalled or wait_ack:
-                break
+            if wait_ack or loop.time() - self.last_read > patience:
+                break  # a member that has not read for `timeout`: fail new at once
             # a member that reads, only slower than we write: wait for room (backpressure, as
             # Tomcat's blocking write), at most until this send's deadline
             room: asyncio.Future[BaseException | None] = loop.create_future()
@@ -581,6 +592,43 @@ class MemberLink:
         finally:
             handle.cancel()
 
+    async def _write_extra(self, frame: bytes, deadline: float) -> BaseException | None | bool:
+        """Write on a further connection to this member (up to ``pool_size`` in all); False if none is free.
+
+        Only concurrent sends get here (another one is waiting for the main connection), so no order
+        between them is lost: Tomcat's pooled senders give concurrent sends no order either."""
+        for s in self.extra:
+            p = s.protocol
+            if p is not None and p.transport is not None and not p.paused and p.lost is None \
+                    and not p.transport.is_closing():
+                p.transport.write(frame)
+                s.request_count += 1
+                self.sent += 1
+                return None
+        if 1 + len(self.extra) >= max(1, self.pool.pool_size):
+            return False
+        sender = NioSender(self.member, self.pool.options)
+        self.extra.append(sender)
+        try:
+            await sender.send(frame, False, deadline, wait_drain=False)
+        except (OSError, RemoteProcessException, EOFError) as exc:  # SendTimeoutError is an OSError
+            sender.disconnect()
+            if sender in self.extra:
+                self.extra.remove(sender)
+            return exc
+        self.sent += 1
+        return None
+
+    def prune(self) -> bool:
+        """Keep-alive and idle checks of every connection of this link; True if one was dropped."""
+        dropped = self.sender.keepalive() or self.sender.check_idle()
+        for s in list(self.extra):
+            if s.keepalive() or s.check_idle() or not s.is_connected:
+                self.extra.remove(s)
+                s.disconnect()
+                dropped = True
+        return dropped
+
     async def _write_after_drain(self, frame: bytes, deadline: float) -> BaseException | None:
         s = self.sender
         self.drain_waiting += 1
@@ -593,6 +641,7 @@ class MemberLink:
                 if not p.paused:
                     break
                 await s.drain(deadline)
+                self.last_read = self._loop.time()
                 if self.stalled:
                     self.stalled = False
         except SendTimeoutError as exc:
@@ -609,6 +658,11 @@ class MemberLink:
         s.request_count += 1
         self.sent += 1
         return None
+
+    def is_stalled(self) -> bool:
+        """A send to this member timed out and it has not read anything for ``timeout`` since: its
+        new messages queue up (bounded) instead of waiting, and are refused when the queue is full."""
+        return self.stalled and self._loop.time() - self.last_read > self.pool.options.timeout / 1000.0
 
     def _full(self, extra: int) -> bool:
         limits = self.pool.limits
@@ -657,6 +711,9 @@ class MemberLink:
     def close(self) -> None:
         self.flush_pending()
         self.sender.disconnect()
+        for extra in self.extra:
+            extra.disconnect()
+        self.extra.clear()
         while self.queue:
             job = self.queue.popleft()
             if job.future is not None and not job.future.done():
@@ -842,9 +899,11 @@ class PooledParallelSender:
                 return exc
             else:
                 link.sent += 1
-                if read and link.stalled:
-                    link.stalled = False
-                    link.wake_room()
+                if read:
+                    link.last_read = link._loop.time()
+                    if link.stalled:
+                        link.stalled = False
+                        link.wake_room()
                 st = self.states.get(member)
                 if st is not None and st.state:
                     st.set_ready()
@@ -863,8 +922,7 @@ class PooledParallelSender:
         result = False
         for link in list(self.links.values()):
             if link.idle:
-                s = link.sender
-                result = s.keepalive() or s.check_idle() or result
+                result = link.prune() or result
         return result
 
     def add(self, member: Any) -> None:

@@ -84,8 +84,6 @@ class SenderLimits:
     max_queue_messages: int = 10_000
     max_queue_bytes: int = 64 * MiB
 
-    CAMEL = {"maxQueueMessages": "max_queue_messages", "maxQueueBytes": "max_queue_bytes"}
-
 
 def fd_limit() -> int:
     """The soft limit of open file descriptors of this process (a large number when unlimited)."""

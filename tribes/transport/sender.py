@@ -31,8 +31,9 @@ import collections
 import logging
 import socket
 import time
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
+from tribes.attributes import UnknownAttributeError, kwargs_from_attributes, parameters, python_name
 from tribes.channel import ChannelException, RemoteProcessException, SendOptions
 from tribes.io.framing import FramingError
 from tribes.ratelimit import RateLimitedLog
@@ -43,6 +44,8 @@ from tribes.transport.limits import SenderLimits
 log = logging.getLogger("tribes.transport")
 _tx_log = RateLimitedLog(log)
 _USE_ACK = int(SendOptions.USE_ACK)
+#: frames a member that reads may have queued before a send without ACK waits for room
+SOFT_QUEUE = 256
 _UDP = int(SendOptions.UDP)
 
 __all__ = [
@@ -86,15 +89,9 @@ class SenderState:
 class SenderOptions:
     """Tomcat's AbstractSender attributes shared by all connections of a transport."""
 
-    _CAMEL = {
-        "keepAliveCount": "keep_alive_count", "keepAliveTime": "keep_alive_time", "timeout": "timeout",
-        "maxRetryAttempts": "max_retry_attempts", "rxBufSize": "rx_buf_size", "txBufSize": "tx_buf_size",
-        "tcpNoDelay": "tcp_no_delay", "soKeepAlive": "so_keep_alive", "soLingerOn": "so_linger_on",
-        "soLingerTime": "so_linger_time", "throwOnFailedAck": "throw_on_failed_ack",
-        "poolSize": "pool_size", "maxWait": "max_wait",
-        "directBuffer": None, "ooBInline": None, "soReuseAddress": None, "soTrafficClass": None,
-        "udpRxBufSize": None, "udpTxBufSize": None, "className": None,
-    }
+    #: Tomcat sender attributes with no job here (NIO buffers, UDP): accepted, not applied
+    NOT_APPLICABLE = ("className", "directBuffer", "ooBInline", "soReuseAddress", "soTrafficClass", "udpRxBufSize",
+                      "udpTxBufSize")
 
     def __init__(self, keep_alive_count: int = -1, keep_alive_time: int = -1, timeout: int = 3000,
                  max_retry_attempts: int = 1, rx_buf_size: int = 25188, tx_buf_size: int = 65536,
@@ -295,6 +292,7 @@ class NioSender:
             transport.write(frame)
             if p.lost is not None:
                 raise ConnectionResetError(f"connection lost: {p.lost}")
+            read = read or not p.paused  # the socket takes our bytes: the peer is reading
         self.request_count += 1
         return read
 
@@ -551,7 +549,10 @@ class MemberLink:
         limits = self.pool.limits
         loop = asyncio.get_running_loop()
         patience = self.pool.options.timeout / 1000.0
-        while self._room or self._full(len(frame)):
+        # a member that reads gets backpressure early (SOFT_QUEUE frames), one that does not the
+        # whole queue and then "fail new"
+        soft = 0 if wait_ack or self.is_stalled() else SOFT_QUEUE
+        while self._room or self._full(len(frame)) or (soft and len(self.queue) >= soft):
             if wait_ack or loop.time() - self.last_read > patience:
                 break  # a member that has not read for `timeout`: fail new at once
             # a member that reads, only slower than we write: wait for room (backpressure, as
@@ -570,7 +571,7 @@ class MemberLink:
             if err is not None:
                 self.refused += 1
                 return err
-            if not self._full(len(frame)):
+            if not self._full(len(frame)) and not (soft and len(self.queue) >= soft):
                 break
         if self._full(len(frame)):
             self.refused += 1
@@ -684,6 +685,22 @@ class MemberLink:
         loop = asyncio.get_running_loop()
         pool = self.pool
         while self.queue and not self.active:
+            job = self.queue[0]
+            if job.future is None and loop.time() < job.deadline:
+                s = self.sender
+                p = s.protocol
+                t = p.transport if p is not None else None
+                if p is not None and t is not None and not p.paused and p.lost is None and not t.is_closing():
+                    self.queue.popleft()  # the common case: the socket takes it, no coroutine
+                    self.queued_bytes -= len(job.frame)
+                    self.flush_pending()
+                    t.write(job.frame)
+                    s.request_count += 1
+                    self.sent += 1
+                    self.last_read = loop.time()
+                    if self._room:
+                        self.wake_room()
+                    continue
             job = self.queue.popleft()
             self.queued_bytes -= len(job.frame)
             if self._room:
@@ -755,24 +772,20 @@ class PooledParallelSender:
         self.connected = False
 
     @classmethod
-    def from_attributes(cls, attrs: dict[str, str]) -> "PooledParallelSender":
-        kwargs: dict[str, Any] = {}
-        limits: dict[str, int] = {}
-        for key, value in attrs.items():
-            if key in SenderLimits.CAMEL:
-                limits[SenderLimits.CAMEL[key]] = int(value)
-                continue
-            if key not in SenderOptions._CAMEL:
-                raise ValueError(f"PooledParallelSender: unknown attribute {key!r}")
-            name = SenderOptions._CAMEL[key]
-            if name is None:
-                continue
-            if name in ("tcp_no_delay", "so_keep_alive", "so_linger_on", "throw_on_failed_ack"):
-                kwargs[name] = str(value).strip().lower() == "true"
-            else:
-                kwargs[name] = int(value)
-        if limits:
-            kwargs["limits"] = SenderLimits(**limits)
+    def from_attributes(cls, attrs: Mapping[str, str]) -> "PooledParallelSender":
+        """From server.xml's camelCase attributes (the one mapping, ``tribes.attributes``): the pool's
+        own, the connections' (``SenderOptions``) and the queue limits (Python-only)."""
+        params = set(parameters(cls)) - {"limits", "sender_options"}
+        given = dict(attrs)
+        limit_attrs = {k: given.pop(k) for k in list(given) if python_name(k) in parameters(SenderLimits)}
+        option_attrs = {k: given.pop(k) for k in list(given) if python_name(k) not in params}
+        try:
+            kwargs = kwargs_from_attributes(cls, given, exclude=("limits",))
+            kwargs.update(kwargs_from_attributes(SenderOptions, option_attrs, ignore=SenderOptions.NOT_APPLICABLE))
+            if limit_attrs:
+                kwargs["limits"] = SenderLimits(**kwargs_from_attributes(SenderLimits, limit_attrs))
+        except UnknownAttributeError as exc:
+            raise ValueError(f"PooledParallelSender: unknown attribute {exc.attribute!r}") from None
         return cls(**kwargs)
 
     # Tomcat attribute names on the transport itself

@@ -102,6 +102,7 @@ def send_failure_cause(exc: BaseException | None) -> str:
 
 _bisect = bisect.bisect_left
 _time = time.time
+_perf = time.perf_counter
 
 
 class Histogram:
@@ -221,19 +222,31 @@ class ObserveInterceptor(ChannelInterceptor):
                            payload: Any = None) -> None:
         n = len(msg.message)
         for m in destination:
-            p = self._peer(m)
+            p = self._last_peer if m is self._last_member else self._peer(m)
+            assert p is not None
             p.tx_msgs += 1
             p.tx_bytes += n
+        nxt = self.next
+        if nxt is None:
+            return
         opts = msg.options
-        timed = (opts & _USE_ACK) and not (opts & _ASYNC)
-        t0 = time.perf_counter() if timed else 0.0
+        if not (opts & _USE_ACK) or (opts & _ASYNC):
+            try:
+                await nxt.send_message(destination, msg, payload)
+            except ChannelException as exc:
+                self.observer.send_failed(exc)
+                raise
+            return
+        t0 = _perf()
         try:
-            await super().send_message(destination, msg, payload)
+            await nxt.send_message(destination, msg, payload)
         except ChannelException as exc:
             self.observer.send_failed(exc)
             raise
-        if timed:
-            self.observer.rtt.observe(time.perf_counter() - t0)
+        v = _perf() - t0
+        h = self.observer.rtt
+        h.counts[_bisect(RTT_BUCKETS, v)] += 1
+        h.sum += v
 
 
 class Observer:

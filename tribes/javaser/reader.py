@@ -174,6 +174,9 @@ _PENDING = _Pending()
 _NO_FAST = _Pending()  # a fast path does not apply (nothing consumed)
 # descriptors of one class name compared one by one up to this many, then by a set of keys
 _DESC_SCAN = 8
+# collections under construction checked one by one up to this depth, deeper ones by identity in
+# a dict (a back-reference deep inside a hostile nesting is O(1); shallow streams pay nothing)
+_SCAN_DEPTH = cython.declare(cython.Py_ssize_t, 32)
 
 
 class _Aborted(Exception):
@@ -314,8 +317,8 @@ class ObjectInputStream:
         # meanwhile (then it cannot be swapped for an opaque object: see _Restart)
         self._constructing = []
         self._constructing_refd = []
-        # id of a container under construction -> its index in _constructing (a back-reference
-        # is checked in O(1), not by a scan of the stack: nesting x references would be quadratic)
+        # id of a container under construction at depth >= _SCAN_DEPTH -> its index in
+        # _constructing (nesting x references would be quadratic with a scan of the whole stack)
         self._constructing_at = {}
 
     @cython.ccall
@@ -786,7 +789,7 @@ class ObjectInputStream:
         )
 
     @cython.ccall
-    @cython.locals(pos=cython.Py_ssize_t, h=cython.Py_ssize_t)
+    @cython.locals(pos=cython.Py_ssize_t, h=cython.Py_ssize_t, n=cython.Py_ssize_t, i=cython.Py_ssize_t)
     def _read_ref(self, pos: int) -> Any:
         self._work += 1
         if self._work + len(self._handles) > self._max_work:
@@ -805,9 +808,14 @@ class ObjectInputStream:
         if v is _PENDING:
             raise StreamCorruptedError("reference to a class descriptor or enum still being read", pos)
         if self._constructing:
-            i = self._constructing_at.get(_oid(v))
-            if i is not None:
-                self._constructing_refd[i] = True
+            n = len(self._constructing)
+            for i in range(n if n < _SCAN_DEPTH else _SCAN_DEPTH):
+                if self._constructing[i] is v:
+                    self._constructing_refd[i] = True
+            if n > _SCAN_DEPTH:
+                j = self._constructing_at.get(_oid(v))
+                if j is not None:
+                    self._constructing_refd[j] = True
         return v
 
     @cython.ccall
@@ -846,7 +854,9 @@ class ObjectInputStream:
     @cython.ccall
     def _constructing_pop(self) -> bool:
         """The innermost collection is read: whether something referred to it meanwhile."""
-        self._constructing_at.pop(_oid(self._constructing.pop()), None)
+        c = self._constructing.pop()
+        if len(self._constructing) >= _SCAN_DEPTH:
+            self._constructing_at.pop(_oid(c), None)
         return self._constructing_refd.pop()  # type: ignore[no-any-return]
 
     @cython.ccall
@@ -1163,7 +1173,8 @@ class ObjectInputStream:
             if desc is DATE and self._read_date(container):  # nothing inside can refer to it
                 self._depth -= 1
                 return container
-            self._constructing_at[_oid(container)] = len(self._constructing)
+            if len(self._constructing) >= _SCAN_DEPTH:
+                self._constructing_at[_oid(container)] = len(self._constructing)
             self._constructing.append(container)
             self._constructing_refd.append(False)
             if desc is ARRAYLIST or desc is HASHMAP:

@@ -44,6 +44,8 @@ from tribes.transport.limits import SenderLimits
 log = logging.getLogger("tribes.transport")
 _tx_log = RateLimitedLog(log)
 _USE_ACK = int(SendOptions.USE_ACK)
+#: frames a member that reads may have queued before a send without ACK waits for room
+SOFT_QUEUE = 256
 _UDP = int(SendOptions.UDP)
 
 __all__ = [
@@ -290,6 +292,7 @@ class NioSender:
             transport.write(frame)
             if p.lost is not None:
                 raise ConnectionResetError(f"connection lost: {p.lost}")
+            read = read or not p.paused  # the socket takes our bytes: the peer is reading
         self.request_count += 1
         return read
 
@@ -546,7 +549,10 @@ class MemberLink:
         limits = self.pool.limits
         loop = asyncio.get_running_loop()
         patience = self.pool.options.timeout / 1000.0
-        while self._room or self._full(len(frame)):
+        # a member that reads gets backpressure early (SOFT_QUEUE frames), one that does not the
+        # whole queue and then "fail new"
+        soft = 0 if wait_ack or self.is_stalled() else SOFT_QUEUE
+        while self._room or self._full(len(frame)) or (soft and len(self.queue) >= soft):
             if wait_ack or loop.time() - self.last_read > patience:
                 break  # a member that has not read for `timeout`: fail new at once
             # a member that reads, only slower than we write: wait for room (backpressure, as
@@ -565,7 +571,7 @@ class MemberLink:
             if err is not None:
                 self.refused += 1
                 return err
-            if not self._full(len(frame)):
+            if not self._full(len(frame)) and not (soft and len(self.queue) >= soft):
                 break
         if self._full(len(frame)):
             self.refused += 1
@@ -679,6 +685,22 @@ class MemberLink:
         loop = asyncio.get_running_loop()
         pool = self.pool
         while self.queue and not self.active:
+            job = self.queue[0]
+            if job.future is None and loop.time() < job.deadline:
+                s = self.sender
+                p = s.protocol
+                t = p.transport if p is not None else None
+                if p is not None and t is not None and not p.paused and p.lost is None and not t.is_closing():
+                    self.queue.popleft()  # the common case: the socket takes it, no coroutine
+                    self.queued_bytes -= len(job.frame)
+                    self.flush_pending()
+                    t.write(job.frame)
+                    s.request_count += 1
+                    self.sent += 1
+                    self.last_read = loop.time()
+                    if self._room:
+                        self.wake_room()
+                    continue
             job = self.queue.popleft()
             self.queued_bytes -= len(job.frame)
             if self._room:

@@ -181,3 +181,51 @@ def test_soak() -> None:
                 py.close()
         finally:
             cluster.stop()
+
+
+@pytest.mark.timeout(900)
+def test_partition_tomcat_only_cluster() -> None:
+    """Must-show 4's reference: the same split {tomcat1} | {tomcat2, tomcat3} of a Tomcat-only
+    cluster (tomcat3 where the Python node was), the same session changed on both sides; which copy
+    each Tomcat node ends with (test_faults_lab.py::test_4_partition_and_heal is the mixed run)."""
+    _requirements()
+    with Lab("ftponly", fs.SUBNET) as lab:
+        cluster = TomcatCluster(lab, version="10", channel_send_options="6", jvm_opts=FAST_START_OPTS)
+        try:
+            cluster.start(3)
+            t1, t2, t3 = cluster.nodes
+            b = Browser(lab)
+            sid = b.new_session(t1, [t2, t3])
+            b.get(t1, "/app/set", {"name": "counter", "type": "int", "value": "1"})
+            for t in (t2, t3):
+                t.wait_session(sid, ["counter"])
+            fs.partition(lab, [t1.host], [t2.host, t3.host])
+            e_split = time.time()
+            t_split = time.monotonic()
+            try:
+                fs.wait_until(lambda: t1.address not in t2.members_from_log() and t1.address not in t3.members_from_log()
+                              and not ({t2.address, t3.address} & t1.members_from_log()), 30)
+                b.get(t1, "/app/set", {"name": "counter", "type": "int", "value": "100"})
+                b2 = Browser(lab)
+                b2.cookies = dict(b.cookies)
+                b2.get(t2, "/app/set", {"name": "counter", "type": "int", "value": "200"})
+                time.sleep(max(0.0, 30 - (time.monotonic() - t_split)))
+            finally:
+                fs.heal(lab)
+            e_heal = time.time()
+            fs.wait_until(lambda: all(len(t.members_from_log()) == 2 for t in (t1, t2, t3)), 60)
+            time.sleep(2)
+            ev = {t.jvm_route: fs.tomcat_member_events(t) for t in (t1, t2, t3)}
+            lost = {f"{t.jvm_route} lost {o.jvm_route}": fs.event_delay(ev[t.jvm_route], e_split, "disappeared", o.address)
+                    for t, o in ((t2, t1), (t3, t1), (t1, t2), (t1, t3))}
+            back = {f"{t.jvm_route} re-added {o.jvm_route}": fs.event_delay(ev[t.jvm_route], e_heal, "added", o.address)
+                    for t, o in ((t2, t1), (t3, t1), (t1, t2), (t1, t3))}
+            base = sid.split(".", 1)[0]
+            copies = {t.jvm_route: sorted((i, fs.counter_of(t.peek(i))) for i in t.sessions()["ids"]
+                                          if i.split(".", 1)[0] == base) for t in (t1, t2, t3)}
+            print(f"\nTomcat-only partition {{tomcat1}} | {{tomcat2, tomcat3}} for 30 s: {lost}; healed: {back}; "
+                  f"session {base} changed on both sides: copies {copies}")
+            assert None not in lost.values() and None not in back.values()
+            assert copies["tomcat3"] == copies["tomcat2"]   # tomcat3 keeps its side's copy, as Python does
+        finally:
+            cluster.stop()

@@ -227,11 +227,20 @@ def test_4_start_up_after_1000_sessions_and_tomcat_start_with_python_primaries(
     assert status == 200 and body["created"] == 1000, body
     creator = member_name(t.address)
 
+    seen: dict[str, int] = {}
+
     def bulk() -> set[str] | None:
-        ids = {r["id"] for r in py.call("roles", ctx="/app")["roles"] if r["primaryMember"] == creator}
+        rows = py.call("roles", ctx="/app")["roles"]
+        seen.clear()
+        for r in rows:
+            seen[f"{r['role']} {r['primaryMember']}"] = seen.get(f"{r['role']} {r['primaryMember']}", 0) + 1
+        ids = {r["id"] for r in rows if r["primaryMember"] == creator}
         return ids if len(ids) >= 1000 else None
     # the 1000 new sessions (earlier tests' keys may be in any state after their kills and renames)
-    want = wait_until(bulk, timeout=120, what="1000 sessions known to the first Python node")
+    try:
+        want = wait_until(bulk, timeout=120, what="1000 sessions known to the first Python node")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {creator} {seen}\n{py.log_tail(30)}") from None
     # a second Python node started now gets the whole map by STATE: every key, as a proxy, with primary+backup
     py2 = BackupPyNode(lab.add_host("pyb", index=51), ["--jvm-route", "py2", "--context", "/app",
                                                        "--version", py_version])

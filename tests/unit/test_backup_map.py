@@ -328,3 +328,40 @@ def test_big_state_transfer_is_built_and_read_off_the_loop_and_complete() -> Non
             await a_ch.stop()
             await b_ch.stop()
     asyncio.run(go())
+
+
+def test_failed_ping_drops_the_faulty_member_and_expires_nobody_else() -> None:
+    """Tomcat's ping: a send that fails for a (dead, not yet dropped) member removes that member and ends
+    the round; the other members' replies were not collected, so they are not timed out."""
+    from tribes.channel import ChannelException, FaultyMember
+    from tribes.tipis.lazy_map import LazyReplicatedMap
+
+    class FakeChannel:
+        local_member = L
+        channel_listeners: list[Any] = []
+
+        def members(self) -> list[Member]:
+            return [A, B]
+
+        def add_channel_listener(self, listener: Any) -> None:
+            self.channel_listeners.append(listener)
+
+        def remove_channel_listener(self, listener: Any) -> None:
+            pass
+
+        def add_membership_listener(self, listener: Any) -> None:
+            pass
+
+        async def send(self, members: Any, message: Any, options: int) -> None:
+            raise ChannelException("send failed", faulty_members=[FaultyMember(A, ConnectionRefusedError())])
+
+    async def go() -> None:
+        m = LazyReplicatedMap(FakeChannel(), "localhost#/app-map", rpc_timeout=100, access_timeout=100)
+        from tribes.group.rpc import RpcChannel
+        m.rpc_channel = RpcChannel(m.core.map_id, m.channel, m)
+        m.core.set_channel_members([A, B])
+        m.core.map_members.update({A: 0, B: 0})      # both silent for "ages"
+        m.core.state = INITIALIZED
+        await m.ping()
+        assert list(m.core.map_members) == [B]        # A failed the send; B was not expired
+    asyncio.run(go())

@@ -356,9 +356,12 @@ class LazyReplicatedMap:
                 resp = await self._rpc(members, self.core.ping_message(), ALL_REPLY, self.core.access_timeout)
                 self._run(self.core.ping_replies([(r.source, r.message) for r in resp], now_ms()))
             except ChannelException as exc:
+                # as Tomcat: the members the send failed for leave the map, and this round expires nobody
+                # (the others' replies were not collected, so their silence means nothing)
                 for fm in exc.faulty_members:
                     self._run(self.core.member_disappeared(fm.member, now_ms()))
                 _rl.warn("map-ping", "map %s: ping failed: %s", self.map_name, exc)
+                return
         self._run(self.core.expire_members(now_ms()))
         self._check_versions()
 

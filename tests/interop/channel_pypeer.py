@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import inspect
 import json
 import os
 import random
@@ -63,9 +64,23 @@ class Tap(ChannelInterceptor):
     def message_received(self, msg: Any) -> Any:
         self.peer.current = msg
         try:
-            return super().message_received(msg)
+            result = super().message_received(msg)
         finally:
             self.peer.current = None
+        if result is None or not inspect.isawaitable(result):
+            return result
+
+        async def delivered_later() -> Any:
+            # the channel decodes a large Java payload off the event loop and calls the listeners
+            # when it is done: the frame being delivered is still this one then (one connection's
+            # messages are processed in order)
+            self.peer.current = msg
+            try:
+                return await result
+            finally:
+                self.peer.current = None
+
+        return delivered_later()
 
 
 def convert(value: str) -> Any:

@@ -6,6 +6,8 @@
 * Python -> Tomcat: messages built by Python from scratch (new DeltaSession values, DeltaRequest diffs,
   members of the version, a STATE list, PING reply) are read by ``BackupVectors read`` with
   ObjectInputStream and Tomcat's MapMessage.deserialize; what Tomcat sees is compared field by field.
+
+10.1 runs in the default tier, 9.0 in `slow` (the 9.0 golden vectors are checked by the unit tests).
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ def _read(data: bytes, version: int) -> list[dict[str, Any]]:
     return [json.loads(x) for x in out.splitlines() if x.startswith("{")]
 
 
-@pytest.mark.parametrize("version", [10, 9])
+@pytest.mark.parametrize("version", [10, pytest.param(9, marks=pytest.mark.slow)])
 def test_tomcat_bytes_read_and_rewritten_byte_exact(version: int) -> None:
     require_root_and_java(version)
     pyver = "10.1" if version == 10 else "9.0"
@@ -65,7 +67,7 @@ def _session() -> DeltaSession:
     return s
 
 
-@pytest.mark.parametrize("version", [10, 9])
+@pytest.mark.parametrize("version", [10, pytest.param(9, marks=pytest.mark.slow)])
 def test_python_messages_read_by_tomcat(version: int) -> None:
     require_root_and_java(version)
     pyver = "10.1" if version == 10 else "9.0"

@@ -756,8 +756,9 @@ class PooledParallelSender:
     every link has completed it (with ``USE_ACK``: ACKed), and fails with ``ChannelException`` naming
     each faulty member. Links are independent: a slow or hung member delays only the sends that
     include it, never another member's sends (Tomcat's pool of ``poolSize`` parallel senders lets a
-    hung member hold every pooled sender for ``timeout`` each). ``pool_size`` and ``max_wait`` are
-    accepted for server.xml compatibility; the per-member queue bounds (``SenderLimits``) replace them.
+    hung member hold every pooled sender for ``timeout`` each). ``pool_size`` bounds the connections
+    per member (concurrent sends); ``max_wait`` is accepted for server.xml compatibility, the per-member
+    queue bounds (``SenderLimits``) replace it.
     """
 
     def __init__(self, pool_size: int = 25, max_wait: int = 3000, limits: SenderLimits | None = None,

@@ -151,3 +151,23 @@ def test_max_work_bounds_one_stream(mod: ModuleType) -> None:
 def test_default_max_work_admits_a_large_state_transfer() -> None:
     # 100,000 sessions of ~20 objects and references each = 2 million; the default is far above
     assert Limits().max_work >= 32 * 2_000_000
+
+
+@pytest.mark.parametrize("impl", ["pure", "cython"])
+def test_writing_same_named_classes_is_linear(impl: str, key_calls: _Counter) -> None:
+    """A session holding such a map (received from a peer) is written back in a state transfer."""
+    from tribes.javaser import writer as pure_writer
+    if impl == "cython":
+        cw = pytest.importorskip("tribes.javaser._cwriter")
+        out = cw.ObjectOutputStream()
+    else:
+        out = pure_writer.ObjectOutputStream()
+    n = 1500
+    m = JavaHashMap()
+    for i in range(n):
+        m[JavaClass(ClassDesc("com.example.Same", i, 2))] = i
+    key_calls.n = 0
+    out.write_object(m)
+    assert len(pure_reader.ObjectInputStream(out.getvalue()).read_object()) == n
+    # the old writer compared each descriptor with every earlier one of its name: ~n*n/2
+    assert key_calls.n < 20 * n, f"{key_calls.n} key steps for {n} keys: not linear"

@@ -195,6 +195,7 @@ class ObjectOutputStream:
     _next = cython.declare(cython.Py_ssize_t, visibility="public")
     _h = cython.declare(dict, visibility="public")
     _dn = cython.declare(dict, visibility="public")
+    _dk = cython.declare(dict, visibility="public")
     _keep = cython.declare(list, visibility="public")
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -216,6 +217,10 @@ class ObjectOutputStream:
         # class name -> [(descriptor, handle)]: descriptors written, found by name first (a str
         # hash is cached; a descriptor key is a nested tuple, costly to hash and compare)
         self._dn = {}
+        # class name -> {descriptor key: handle} once a name has more than _DESC_SCAN descriptors
+        # (8,000 Class keys of one name, received from a peer and written back in a state
+        # transfer, would otherwise make writing quadratic)
+        self._dk = {}
         self._next = 0
         self._keep = []
 
@@ -330,6 +335,10 @@ class ObjectOutputStream:
         del self._out[out_len:]
         self._h = {k: h for k, h in self._h.items() if h < next_h}
         self._dn = {n: [e for e in lst if e[1] < next_h] for n, lst in self._dn.items()}
+        self._dk = {}
+        for n, lst in self._dn.items():
+            if len(lst) > _DESC_SCAN:
+                self._dk[n] = _key_table(lst)
         del self._keep[keep_len:]
         self._next = next_h
         self._depth = 0
@@ -386,6 +395,10 @@ class ObjectOutputStream:
             self._dn[d.name] = [(d, h)]
         else:
             written.append((d, h))
+            if len(written) > _DESC_SCAN + 1:
+                self._dk[d.name].setdefault(d.key(), h)
+            elif len(written) == _DESC_SCAN + 1:
+                self._dk[d.name] = _key_table(written)
         self._keep.append(d)
 
     @cython.ccall
@@ -523,7 +536,13 @@ class ObjectOutputStream:
         if self._ref_obj(d):  # fast path: this very descriptor object was written already
             return
         written = self._dn.get(d.name)
-        if written:
+        if written and len(written) > _DESC_SCAN:
+            found = self._dk[d.name].get(d.key())
+            if found is not None:   # an equal descriptor (same class) was written: Java shares it
+                self._bind(d, found)
+                _put_ref(self._out, found)
+                return
+        elif written:
             key = d.key()
             for other, h in written:
                 if other.key() == key:  # an equal descriptor (same class) was written: Java shares it
@@ -947,6 +966,18 @@ def _wrap(v: int, bits: int) -> int:
 def _w_tuple(self: ObjectOutputStream, v: tuple[Any, ...]) -> None:
     """A tuple travels as an ArrayList (Flask's ``_flashes`` is a list of tuples); it reads back as a list."""
     self._w_arraylist(list(v))
+
+
+# descriptors of one class name compared one by one up to this many, then through a key table
+_DESC_SCAN = 8
+
+
+def _key_table(written: list[tuple[ClassDesc, int]]) -> dict[Any, int]:
+    """{descriptor key: handle of the first descriptor written with it}."""
+    table: dict[Any, int] = {}
+    for other, h in written:
+        table.setdefault(other.key(), h)
+    return table
 
 
 def _m(name: str) -> Callable[[ObjectOutputStream, Any], None]:

@@ -105,13 +105,16 @@ def cpu_ticks(pid: int) -> int:
     return int(parts[11]) + int(parts[12])        # utime + stime (fields 14 and 15)
 
 
-def rchar(pid: int) -> int:
-    """Bytes the process read through read(2)-like calls (its sockets included)."""
-    with open(f"/proc/{pid}/io") as f:
-        for line in f:
-            if line.startswith("rchar:"):
-                return int(line.split()[1])
-    return 0
+def rx_bytes(pid: int) -> int:
+    """Bytes received on the (non-loopback) interfaces of the process' network namespace: the Python
+    node is alone in its lab host, so this is what reached it."""
+    total = 0
+    with open(f"/proc/{pid}/net/dev") as f:
+        for line in f.readlines()[2:]:
+            name, _, rest = line.partition(":")
+            if name.strip() != "lo":
+                total += int(rest.split()[0])
+    return total
 
 
 def spread(values: list[float]) -> dict[str, float]:
@@ -178,9 +181,9 @@ def one_round(lab: Lab, t1: TomcatNode, host: Host, observe: bool, args: argpars
             threading.Thread(target=scraper, daemon=True).start()
         run_load(lab, t1, args.rate, 2.0)                          # warm-up (JIT, connections, sessions)
         assert t1.proc is not None and node.proc.poll() is None
-        c0, j0, w0, b0 = cpu_ticks(node.proc.pid), cpu_ticks(t1.proc.pid), time.monotonic(), rchar(node.proc.pid)
+        c0, j0, w0, b0 = cpu_ticks(node.proc.pid), cpu_ticks(t1.proc.pid), time.monotonic(), rx_bytes(node.proc.pid)
         r = run_load(lab, t1, args.rate, args.seconds)
-        c1, j1, w1, b1 = cpu_ticks(node.proc.pid), cpu_ticks(t1.proc.pid), time.monotonic(), rchar(node.proc.pid)
+        c1, j1, w1, b1 = cpu_ticks(node.proc.pid), cpu_ticks(t1.proc.pid), time.monotonic(), rx_bytes(node.proc.pid)
         r["py_read_bytes"] = b1 - b0
         wall = w1 - w0
         r.update(py_cpu=100.0 * (c1 - c0) / CLK / wall, tomcat_cpu=100.0 * (j1 - j0) / CLK / wall,
@@ -346,7 +349,7 @@ def main() -> None:
                         if r["py_read_bytes"] >= 100 * r["requests"]:
                             break
                         invalid.append({"variant": name, **r})
-                        print(f"round {i + 1} {name}: the Python node read {r['py_read_bytes']} bytes for "
+                        print(f"round {i + 1} {name}: the Python node received {r['py_read_bytes']} bytes for "
                               f"{r['requests']} requests (no replication reached it): repeated",
                               file=sys.stderr, flush=True)
                     rounds[name].append(r)

@@ -179,6 +179,8 @@ class DeltaManager:
         self.expired_sessions = 0
         self.rejected_sessions = 0
         self.session_replace_counter = 0
+        # one bound method shared by every session (``self.exclude`` makes a new one on each access)
+        self._exclude = self.exclude
         #: Python-only: a state transfer keeps an existing copy accessed later than the received one
         #: (a keeper reconciling its store with the live cluster); Tomcat always replaces
         self.transfer_keep_newer = False
@@ -265,7 +267,7 @@ class DeltaManager:
                 return sid
 
     def _new_session(self, now: int) -> DeltaSession:
-        return DeltaSession(None, now, self.config.record_all_actions, self.exclude)
+        return DeltaSession(None, now, self.config.record_all_actions, self._exclude)
 
     @property
     def active_sessions(self) -> int:

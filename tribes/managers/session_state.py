@@ -123,6 +123,10 @@ def _expect(v: Any, kind: type, what: str, off: int) -> Any:
     return v
 
 
+#: shared int objects for max-inactive intervals (a cluster uses a handful: 1800, 3600, ...)
+_SMALL: dict[int, int] = {}
+
+
 def read_session(ois: ObjectInputStream) -> SessionState:
     ro = ois.read_object
     off = ois.offset if hasattr(ois, "offset") else -1
@@ -132,6 +136,9 @@ def read_session(ois: ObjectInputStream) -> SessionState:
     is_new = bool(_expect(ro(), bool, "isNew", off))
     is_valid = bool(_expect(ro(), bool, "isValid", off))
     ta = int(_expect(ro(), int, "thisAccessedTime", off))
+    if ta == la:
+        ta = la                  # one int object, not two (usually equal: memory of a held session)
+    mi = _SMALL.setdefault(mi, mi) if len(_SMALL) < 1024 else mi   # the same few intervals everywhere
     ver = int(_expect(ro(), int, "version", off))
     principal = Principal.from_java(ro()) if ois.read_boolean() else None
     sid = _expect(ro(), str, "id", off)

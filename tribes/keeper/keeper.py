@@ -144,6 +144,8 @@ class SessionKeeper(SimpleTcpCluster):
         self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
         self.add_listener(self._on_event)
         await super().start(state_transfer)
+        if not self.channel.members():
+            self._loaded_ids.clear()        # alone: the store is the truth, nothing to reconcile with
 
     async def stop(self) -> None:
         # persist what is pending, then stop persisting: shutting the managers down must not

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.keeper_support import StubChannel
+from tests.unit.keeper_stub import StubChannel
 from tribes.keeper.keeper import SessionKeeper
 from tribes.keeper.logins import LoginPolicy, force_logout
 from tribes.keeper.store import SqliteStore

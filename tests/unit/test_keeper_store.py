@@ -14,7 +14,7 @@ from tribes.keeper.store import SqliteStore, StoreCorruptError, StoredSession, S
 from tribes.managers.principal import Principal
 from tribes.managers.session_state import SessionState, read_sessions
 
-from tests.unit.keeper_support import StubChannel
+from tests.unit.keeper_stub import StubChannel
 
 
 def _state(sid: str, last: int, max_inactive: int = 1800, user: str | None = None) -> SessionState:

@@ -88,6 +88,8 @@ def version_key(version: str | int) -> str:
 _CACHE_SIZE = 1024
 _TO_JAVA: dict[tuple[bytes, str], JavaObject] = {}
 _FROM_PACKET: dict[bytes, Member] = {}
+#: id(MapMessage descriptor) -> (the descriptor, its field names in stream order)
+_FIELD_NAMES: dict[int, tuple[Any, tuple[str, ...]]] = {}
 #: id(MemberImpl object) -> (the object, its Member, its version): one STATE list refers back to the
 #: same few member objects thousands of times (the object is kept, so its id cannot be reused)
 _BY_OBJECT: dict[int, tuple[Any, Member, str | None]] = {}
@@ -191,10 +193,16 @@ class MapMessage:
                    tuple(nodes) if nodes is not None else None)
 
     def key(self, limits: Limits = DEFAULT_LIMITS) -> Any:
-        if not self.key_bytes:
+        kb = self.key_bytes
+        if not kb:
             return None
+        # a session id: one short String (TC_STRING) of plain ASCII, read directly
+        if len(kb) > 7 and kb[:5] == b"\xac\xed\x00\x05t" and (kb[5] << 8 | kb[6]) == len(kb) - 7:
+            body = kb[7:]
+            if body.isascii() and b"\x00" not in body:
+                return body.decode("ascii")
         try:
-            return loads(self.key_bytes, limits)
+            return loads(kb, limits)
         except JavaSerializationError as exc:
             raise MapMessageError(f"{self.type_desc}: unreadable key: {exc}") from exc
 
@@ -229,7 +237,20 @@ class MapMessage:
     def from_java(cls, value: Any) -> "MapMessage":
         if not is_map_message(value):
             raise MapMessageError(f"not a MapMessage: {getattr(value, 'class_name', type(value).__name__)}")
-        f = value.fields
+        cds = value.class_data
+        if len(cds) == 1:   # the usual shape: read the field values by position, no dict
+            cd = cds[0]
+            hit = _FIELD_NAMES.get(id(cd.desc))
+            if hit is not None and hit[0] is cd.desc:
+                names = hit[1]
+            else:
+                names = tuple(fd.name for fd in cd.desc.fields)
+                if len(_FIELD_NAMES) >= _CACHE_SIZE:
+                    _FIELD_NAMES.clear()
+                _FIELD_NAMES[id(cd.desc)] = (cd.desc, names)
+            f = dict(zip(names, cd.values))
+        else:
+            f = value.fields
         versions: set[str] = set()
 
         def member(obj: Any) -> Member | None:

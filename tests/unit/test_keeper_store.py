@@ -179,3 +179,22 @@ def test_keeper_failed_commit_fails_the_waiters_and_retries(tmp_path: Any) -> No
         await keeper.stop()
         store.close()
     asyncio.run(run())
+
+
+def test_cli_refuses_a_damaged_store_with_recovery_advice(tmp_path: Any) -> None:
+    """`tribes keeper` on a damaged store exits 3 before joining anything, and says how to recover."""
+    import subprocess
+    import sys
+    path = str(tmp_path / "s.db")
+    store = SqliteStore(path)
+    for i in range(300):
+        store.put(StoredSession("c", f"id{i}", os.urandom(300), "10.1", 1, 60))
+    store.commit()
+    store.close()
+    with open(path, "r+b") as f:
+        f.seek(4096 + 100)
+        f.write(os.urandom(8192))
+    res = subprocess.run([sys.executable, "-m", "tribes.cli.main", "keeper", "--bind", "127.0.0.1", "--store", path,
+                          "--duration", "1"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 3, (res.returncode, res.stderr[-500:])
+    assert "damaged" in res.stderr and "move the damaged file aside" in res.stderr

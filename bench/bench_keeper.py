@@ -10,6 +10,7 @@
    Tomcat -> Tomcat of the same sessions, in alternating rounds.
 3. Disk bytes per session (store file / S) and RSS per session held by the keeper (RSS with S
    sessions minus RSS with none) beside Tomcat's heap per session after a full GC (jcmd).
+4. Duplicate-login prevention: the time from a user's second login to the first client being logged out.
 
     sudo python3 bench/bench_keeper.py [--sessions 10000] [--rounds 5] [--json]
     sudo python3 bench/bench_keeper.py --sessions 100000 --heap 2g      (the slow tier's size)
@@ -165,6 +166,38 @@ def state_transfer(lab: Lab, sessions: int, rounds: int, store_dir: str, heap: s
     return res
 
 
+def duplicate_login(lab: Lab, rounds: int, store_dir: str, heap: str) -> dict[str, Any]:
+    """Time from a second login of the same user (on the other node) to the first client's next request
+    meeting the login page, with --max-sessions-per-user 1 (newest-wins). Polled every 20 ms."""
+    from interop.tomcat.node import Browser
+    tc = TomcatCluster(lab, "10", heap=heap, channel_send_options="6", host_prefix="d", index_base=20)
+    k: KeeperProcess | None = None
+    samples: list[float] = []
+    try:
+        t1, t2 = tc.add_node(), tc.add_node()
+        tc.wait_membership(timeout=60)
+        k = KeeperProcess(lab.hosts.get("keep3") or lab.add_host("keep3", index=62),
+                          os.path.join(store_dir, "logins.db"), ["--max-sessions-per-user", "1"])
+        for _ in range(rounds):
+            first, second = Browser(lab), Browser(lab)
+            first.login(t1)
+            time.sleep(0.5)
+            second.login(t2)
+            t0 = time.monotonic()
+            while "tribeslab-login-page" not in first.get(t1, "/app/secure/whoami").body:
+                if time.monotonic() - t0 > 30:
+                    raise RuntimeError("the duplicate login was not acted upon within 30 s")
+                time.sleep(0.02)
+            samples.append((time.monotonic() - t0) * 1000)
+            for b in (first, second):
+                b.get(t1, "/app/invalidate")
+    finally:
+        if k is not None:
+            k.terminate()
+        tc.stop()
+    return {"logout_after_second_login_ms": spread(samples)}
+
+
 def fmt(s: dict[str, float], nd: int = 1) -> str:
     return f"{s['median']:.{nd}f} [{s['min']:.{nd}f}..{s['max']:.{nd}f}]"
 
@@ -187,6 +220,9 @@ def table(r: dict[str, Any]) -> str:
             f"  keeper RSS                   {st['keeper_rss_bytes_per_session']:.0f}",
             f"  Tomcat heap after full GC    {st['tomcat_heap_bytes_per_session']:.0f}",
             f"  keeper / Tomcat              {st['memory_ratio_keeper_over_tomcat']:.2f}"]
+    if r.get("logins"):
+        out += ["", "duplicate login (newest-wins): first client logged out after the second login (ms)",
+                f"  {fmt(r['logins']['logout_after_second_login_ms'], 0)}"]
     return "\n".join(out)
 
 
@@ -209,6 +245,7 @@ def main() -> None:
                 r["throughput"].append(throughput(lab, options, a.rounds, a.seconds, a.connections, store_dir, a.heap))
         if not a.skip_state:
             r["state"] = state_transfer(lab, a.sessions, a.rounds, store_dir, a.heap)
+        r["logins"] = duplicate_login(lab, a.rounds, store_dir, a.heap)
     if a.json:
         print(json.dumps(r))
     else:

@@ -309,6 +309,45 @@ def test_forced_logout_cli(lab: Lab, shared: TomcatCluster, store: str) -> None:
         _forget([a1, a2, bob], t1)
 
 
+def _stored_attrs(store: str, sid: str) -> dict[str, Any] | None:
+    import sqlite3
+    from tribes.managers.session_state import read_sessions
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=10)
+    try:
+        row = db.execute("SELECT state FROM sessions WHERE id=?", (sid,)).fetchone()
+    finally:
+        db.close()
+    return None if row is None else dict(read_sessions(bytes(row[0]))[0].attributes)
+
+
+def test_keeper_restart_reconciles_with_the_live_cluster(lab: Lab, shared: TomcatCluster, store: str) -> None:
+    """While the keeper is down a session is invalidated, one changes and one is made: restarted, it
+    takes the cluster's state (the newer copy wins) and drops what the cluster no longer has."""
+    t1, t2 = shared.nodes
+    host = lab.hosts.get("keep") or lab.add_host("keep", index=60)
+    keeper = KeeperProcess(host, store)
+    gone, changed, kept, new = Browser(lab), Browser(lab), Browser(lab), Browser(lab)
+    try:
+        for b in (gone, changed, kept):
+            b.new_session(t1, replicas=[t2])
+        ids = {str(b.session_id()) for b in (gone, changed, kept)}
+        wait_until(lambda: ids <= stored_ids(store), 30, "the keeper holds the three sessions")
+        assert keeper.terminate() == 0
+        assert gone.get(t1, "/app/invalidate").status == 200
+        assert changed.get(t2, "/app/set", {"name": "while", "value": "down"}).status == 200
+        new.new_session(t2, replicas=[t1])
+        keeper = KeeperProcess(host, store)
+        assert keeper.ready["loaded"] >= 3
+        wait_until(lambda: str(new.session_id()) in stored_ids(store), 30, "the new session persisted")
+        wait_until(lambda: str(gone.session_id()) not in stored_ids(store), 30, "the invalidated session dropped")
+        assert str(kept.session_id()) in stored_ids(store)
+        wait_until(lambda: (_stored_attrs(store, str(changed.session_id())) or {}).get("while") == "down", 30,
+                   "the newer copy of the changed session persisted")
+    finally:
+        keeper.terminate()
+        _forget([gone, changed, kept, new], t1)
+
+
 def test_full_disk_fails_synchronous_senders_fast(lab: Lab, shared: TomcatCluster) -> None:
     """The store's file system fills up: the keeper answers synchronous messages with FAIL_ACK (the
     sender fails at once, not after its ackTimeout), says so loudly, never ACKs what it could not

@@ -29,12 +29,12 @@ import asyncio
 import concurrent.futures
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from tribes.keeper.logins import LoginMonitor, LoginPolicy
-from tribes.keeper.store import SessionStore, StoredSession, StoreError
-from tribes.javaser import ObjectInputStream
+from tribes.keeper.store import SessionStore, StoreCorruptError, StoredSession, StoreError
+from tribes.javaser import JavaSerializationError, ObjectInputStream
 from tribes.managers.cluster import SimpleTcpCluster, context_path, now_ms
 from tribes.managers.delta_manager import snapshot_session
 from tribes.managers.principal import principal_name
@@ -68,15 +68,14 @@ class KeeperStats:
     last_commit_ms: float = 0.0   # duration of the last commit
     durability_lag_ms: float = 0.0  # oldest change in the last batch -> its commit
     sync_waits: int = 0           # messages ACKed after a commit
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class SessionKeeper(SimpleTcpCluster):
     """A ``SimpleTcpCluster`` that follows every context and keeps its sessions in ``store``.
 
     ``async_delay``: the longest time an asynchronously replicated change waits for its commit.
-    Use :meth:`durability_interceptor` in the channel's stack so that synchronous messages are
-    ACKed only once durable (``tribes keeper`` does this).
+    Put a :class:`~tribes.keeper.durability.DurableAckInterceptor` in the channel's stack so that
+    synchronous messages are ACKed only once durable (``tribes keeper`` does this).
     """
 
     def __init__(self, channel: Any, store: SessionStore, *, async_delay: float = 0.2,
@@ -94,7 +93,7 @@ class SessionKeeper(SimpleTcpCluster):
         self._wake: asyncio.Event | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._io = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tribes-keeper-store")
-        self._transfer_ids: dict[str, set[str]] = {}     # context -> ids received by state transfer
+        self._transfer_seen: dict[str, int] = {}         # context -> transfer ids already marked
         self._loaded_ids: dict[str, set[str]] = {}       # context -> ids loaded from the store
         self._closed = False
 
@@ -115,13 +114,11 @@ class SessionKeeper(SimpleTcpCluster):
                 try:
                     states = read_sessions(rec.state)
                 except Exception as exc:
-                    from tribes.keeper.store import StoreCorruptError
                     raise StoreCorruptError(
                         f"{getattr(self.store, 'path', 'store')}: session {rec.id} of {rec.context} cannot be "
                         f"read ({exc}); the keeper refuses to serve partial state. Move the store aside to "
                         "start empty, or delete that row with the sqlite3 shell") from exc
-                dm = self.manager(context_path(rec.context)).delta_manager if rec.context not in self.managers \
-                    else self.managers[rec.context]
+                dm = self.manager(context_path(rec.context)).delta_manager
                 for st in states:
                     dm.install_state(st, now, touch=False)
                     self._loaded_ids.setdefault(rec.context, set()).add(st.id)
@@ -177,7 +174,10 @@ class SessionKeeper(SimpleTcpCluster):
 
     def manager(self, path: str, config: Any = None, *, transfer: bool = True) -> Any:
         ctx = super().manager(path, config, transfer=transfer)
-        ctx.delta_manager.transfer_keep_newer = True
+        dm = ctx.delta_manager
+        dm.transfer_keep_newer = True
+        if dm.transfer_ids is None and not self.started:
+            dm.transfer_ids = []           # reconciled after the start's state transfer, then dropped
         return ctx
 
     def deliver(self, smsg: SessionMessage, sender: Any) -> None:
@@ -192,42 +192,44 @@ class SessionKeeper(SimpleTcpCluster):
         super().deliver(smsg, sender)
         if ctx is None or ctx not in self.managers:
             return
-        if smsg.event_type == EVT_ALL_SESSION_DATA and smsg.session is not None:
-            try:
-                ids = [st.id for st in read_sessions(smsg.session)]
-            except Exception:
-                return      # the manager refused it too (and logged why)
-            self._transfer_ids.setdefault(ctx, set()).update(ids)
-            for sid in ids:
-                self._mark(ctx, sid)
-        elif smsg.event_type == EVT_CHANGE_SESSION_ID and smsg.session is not None:
-            self._mark(ctx, smsg.session_id)
-            try:
-                self._mark(ctx, ObjectInputStream(smsg.session).read_utf())
-            except Exception:
-                pass
+        if smsg.event_type == EVT_ALL_SESSION_DATA:
+            ids = self.managers[ctx].transfer_ids
+            if ids is not None:
+                for sid in ids[self._transfer_seen.get(ctx, 0):]:
+                    self._mark(ctx, sid)
+                self._transfer_seen[ctx] = len(ids)
+            else:                          # a transfer after our start (not expected): persist everything
+                for sid in list(self.managers[ctx].sessions):
+                    self._mark(ctx, sid)
         else:
-            self._mark(ctx, smsg.session_id)
+            self._mark_message(smsg)
 
     def enqueue(self, item: Any) -> None:
         # every change made on this node leaves as a message naming its session: persist it too
-        msg = item.message
-        if msg.session_id and msg.context_name:
-            self._mark(msg.context_name, msg.session_id)
-            if msg.event_type == EVT_CHANGE_SESSION_ID and msg.session is not None:
-                try:
-                    self._mark(msg.context_name, ObjectInputStream(msg.session).read_utf())
-                except Exception:
-                    pass
+        self._mark_message(item.message)
         super().enqueue(item)
+
+    def _mark_message(self, msg: SessionMessage) -> None:
+        if not msg.session_id or not msg.context_name:
+            return
+        self._mark(msg.context_name, msg.session_id)
+        if msg.event_type == EVT_CHANGE_SESSION_ID and msg.session is not None:
+            try:                            # the new id is the payload
+                self._mark(msg.context_name, ObjectInputStream(msg.session).read_utf())
+            except JavaSerializationError:
+                pass                        # the manager refused the message too (and logged why)
 
     def _reconcile(self, context: str) -> None:
         """After a state transfer from a live member: stored sessions it no longer has are dropped."""
         loaded = self._loaded_ids.pop(context, set())
-        received = self._transfer_ids.pop(context, set())
         dm = self.managers.get(context)
-        if dm is None or not received and not dm.state_transferred:
+        if dm is None:
             return
+        received = set(dm.transfer_ids or ())
+        dm.transfer_ids = None
+        self._transfer_seen.pop(context, None)
+        if not received and not dm.state_transferred:
+            return                          # nobody had this context's state: the store is the truth
         gone = [sid for sid in loaded if sid not in received and sid in dm.sessions]
         for sid in gone:
             dm.sessions.pop(sid, None)

@@ -184,6 +184,9 @@ class DeltaManager:
         #: Python-only: a state transfer keeps an existing copy accessed later than the received one
         #: (a keeper reconciling its store with the live cluster); Tomcat always replaces
         self.transfer_keep_newer = False
+        #: Python-only: when a list, the id of every session received by state transfer is appended
+        #: (a keeper tells the sessions the live cluster still has from those only its store had)
+        self.transfer_ids: list[str] | None = None
         self.dropped_messages = 0
         # state transfer
         self.receiver_queue = False
@@ -620,6 +623,8 @@ class DeltaManager:
         states = msg.decoded if isinstance(msg.decoded, list) else read_sessions(msg.session)
         for st in states:
             self.install_state(st, now, sender=sender, keep_newer=self.transfer_keep_newer)
+            if self.transfer_ids is not None:
+                self.transfer_ids.append(st.id)
         self._fire(SessionEvent("state_received", self.name, None, True, value=len(states), sender=sender))
 
     def install_state(self, st: SessionState, now: int, *, touch: bool = True, sender: Member | None = None,

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from typing import Any
 
 import click
 
-from tribes.cli.common import EXIT_CONFIG, EXIT_NETWORK, EXIT_OK, NetworkOptions, emit_json, network_options
+from tribes.cli.common import (EXIT_CONFIG, EXIT_NETWORK, EXIT_OK, NetworkOptions, StopSignal, emit_json,
+                               network_options)
 from tribes.cli.node import NodeError, build_node, config_options, explicit_flags, load_node_config
 from tribes.cli.observe import ObserveOptions, observe_options  # issue 18: --metrics, --http
 
@@ -81,12 +81,7 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
         click.echo(f"tribes agent: cannot serve {socket_path}: {exc}", err=True)
         await cluster.stop()
         return EXIT_NETWORK
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    if net.duration is not None:
-        loop.call_later(net.duration, stop.set)
+    stop = StopSignal(net.duration)
     if as_json:
         emit_json("ready", socket=socket_path, jvm_route=cluster.jvm_route,
                   members=[str(m) for m in cluster.channel.members()], state_transfer=transfers)

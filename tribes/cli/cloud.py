@@ -9,12 +9,12 @@ environment, as in Tomcat (``KUBERNETES_NAMESPACE``, ``KUBERNETES_SERVICE_HOST``
 from __future__ import annotations
 
 import asyncio
-import signal
 from typing import Any, Callable, TypeVar
 
 import click
 
-from tribes.cli.common import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_NETWORK, EXIT_OK, NetworkOptions, emit_json, hex_id
+from tribes.cli.common import (EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_NETWORK, EXIT_OK, NetworkOptions, StopSignal,
+                               emit_json, hex_id)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,20 +75,7 @@ async def run_members(net: NetworkOptions, membership: str, dns_name: str | None
     except (McastConfigError, MembershipError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_CONFIG
-    stop = asyncio.Event()
-    interrupted = False
-
-    def on_signal(sig: int) -> None:
-        nonlocal interrupted
-        interrupted = sig == signal.SIGINT
-        stop.set()
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, on_signal, sig)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on the main thread
-            pass
+    stop = StopSignal(net.duration)
     acceptor: ProbeAcceptor | None = None
     port = net.receiver_port
     try:
@@ -156,4 +143,4 @@ async def run_members(net: NetworkOptions, membership: str, dns_name: str | None
     else:
         click.echo(f"{len(members)} member(s) at exit; polls: {stats['good']} good, {stats['failed']} failed"
                    + (f" (last error: {last_error})" if last_error else ""), err=True)
-    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+    return EXIT_INTERRUPTED if stop.interrupted else EXIT_OK

@@ -8,11 +8,13 @@
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import dataclasses
 import functools
 import json
+import signal
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, TextIO, TypeVar
@@ -146,3 +148,41 @@ class SharedOptionsGroup(click.Group):
             return callback(*args, **kwargs)
 
         cmd.callback = with_late_options
+
+
+class StopSignal:
+    """SIGTERM, SIGINT (Ctrl-C) and ``--duration`` as one event, installed on the running loop.
+
+    ``interrupted`` tells a Ctrl-C apart (exit code 130); ``await stop.wait()`` returns on any of them.
+    Install it before starting a member, so a SIGTERM right after start still leaves gracefully."""
+
+    def __init__(self, duration: float | None = None) -> None:
+        self.event = asyncio.Event()
+        self.interrupted = False
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - not on the main thread
+                pass
+        if duration is not None:
+            loop.call_later(duration, self.event.set)
+
+    def _on_signal(self, sig: int) -> None:
+        self.interrupted = sig == signal.SIGINT
+        self.event.set()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    async def wait(self) -> None:
+        await self.event.wait()
+
+    def close(self) -> None:
+        """Give SIGINT/SIGTERM back to their default handlers."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover
+                pass

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
 from typing import Any
 
 import click
 
-from tribes.cli.common import EXIT_CONFIG, EXIT_NETWORK, EXIT_OK, NetworkOptions, emit_json, network_options
+from tribes.cli.common import (EXIT_CONFIG, EXIT_NETWORK, EXIT_OK, NetworkOptions, StopSignal, emit_json,
+                               network_options)
 from tribes.cli.node import NodeError, build_node, config_options, explicit_flags, load_node_config
 from tribes.cli.observe import ObserveOptions, observe_options  # issue 18: --metrics, --http
 
@@ -141,12 +141,8 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
                   local=str(channel.local_member.name) if channel.local_member is not None else None)
     else:
         click.echo(msg, err=True)
-    stop = asyncio.Event()
+    stop = StopSignal(net.duration)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    if net.duration is not None:
-        loop.call_later(net.duration, stop.set)
     report = loop.create_task(_report(keeper, as_json, stats_interval))
     await stop.wait()
     report.cancel()

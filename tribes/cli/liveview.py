@@ -16,14 +16,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import signal
 import time
 from typing import TYPE_CHECKING, Any, Sequence
 
 import click
 
 from tribes.channel import ChannelInterceptor
-from tribes.cli.common import EXIT_INTERRUPTED, EXIT_OK, NetworkOptions, emit_json, iso_time
+from tribes.cli.common import EXIT_INTERRUPTED, EXIT_OK, NetworkOptions, StopSignal, emit_json, iso_time
 from tribes.cli.events import EventPrinter, member_fields
 from tribes.cli.node import NodeError, build_node, load_node_config, start_node
 from tribes.io.channel_data import ChannelData
@@ -243,20 +242,7 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
             click.echo(f"joined as {local.name if local else '?'} ({where}; config: {source}"
                        f"{'; DeltaManager' if cluster is not None else ''})")
 
-    stop = asyncio.Event()
-    interrupted = False
-    loop = asyncio.get_running_loop()
-
-    def on_signal(sig: int) -> None:
-        nonlocal interrupted
-        interrupted = sig == signal.SIGINT
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, on_signal, sig)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover
-            pass
+    stop = StopSignal()
     started = time.monotonic()
     deadline = None if net.duration is None else started + net.duration
     view = None
@@ -290,11 +276,7 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
                 await channel.stop()
         except Exception as exc:  # noqa: BLE001 - a failed stop must not hide the summary
             log.warning("stopping the node: %s", exc)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.remove_signal_handler(sig)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover
-                pass
+        stop.close()
     elapsed = time.monotonic() - started
     rate = stats.messages / elapsed if elapsed > 0 else 0.0
     if quiet:
@@ -315,7 +297,7 @@ async def run_join(net: NetworkOptions, *, as_json: bool, live: bool, frequency:
         if held is not None:
             for ctx, ids in held.items():
                 click.echo(f"  {ctx}: {len(ids)} session(s) held")
-    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+    return EXIT_INTERRUPTED if stop.interrupted else EXIT_OK
 
 
 def live_wanted(live: bool | None, as_json: bool) -> bool:

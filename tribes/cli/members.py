@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import socket
 import sys
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import click
 
 from tribes.cli.common import (
-    EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_NETWORK, EXIT_OK, NetworkOptions, b64, emit_json, hex_id,
+    EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_NETWORK, EXIT_OK, NetworkOptions, StopSignal, b64, emit_json, hex_id,
     iso_time, network_options,
 )
 
@@ -81,20 +80,7 @@ async def _run(net: NetworkOptions, join: bool, as_json: bool, frequency: int, d
         return EXIT_CONFIG
 
     # signals first: a SIGTERM right after start must still send the shutdown heartbeat
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    interrupted = False
-
-    def on_signal(sig: int) -> None:
-        nonlocal interrupted
-        interrupted = sig == signal.SIGINT
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, on_signal, sig)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on the main thread
-            pass
+    stop = StopSignal(net.duration)
 
     acceptor: ProbeAcceptor | None = None
     port = net.receiver_port
@@ -136,13 +122,7 @@ async def _run(net: NetworkOptions, join: bool, as_json: bool, frequency: int, d
 
     printing = asyncio.ensure_future(printer())
     try:
-        if net.duration is not None:
-            try:
-                await asyncio.wait_for(stop.wait(), net.duration)
-            except asyncio.TimeoutError:
-                pass
-        else:
-            await stop.wait()
+        await stop.wait()
     finally:
         members = service.members()
         stats: dict[str, Any] = dict(service.stats)
@@ -162,7 +142,7 @@ async def _run(net: NetworkOptions, join: bool, as_json: bool, frequency: int, d
     else:
         click.echo(f"{len(members)} member(s) at exit; packets: {stats['member_packets']} member, "
                    f"{stats['malformed']} malformed, {stats['foreign_domain']} other domain", err=True)
-    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+    return EXIT_INTERRUPTED if stop.interrupted else EXIT_OK
 
 
 MEMBERS_EXAMPLES = """\b

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
 from typing import Any, Sequence
 
 import click
 
 from tribes.cli.common import (EXIT_ERRORS, EXIT_INTERRUPTED, EXIT_NETWORK, EXIT_OK, NetworkOptions,
-                               SharedOptionsGroup, emit_json, iso_time, network_options)
+                               SharedOptionsGroup, StopSignal, emit_json, iso_time, network_options)
 
 log = logging.getLogger("tribes.cli.sessions")
 
@@ -170,23 +169,9 @@ async def _run_show(net: NetworkOptions, contexts: Sequence[str], as_json: bool,
     _print_sessions(cluster, as_json)
     interrupted = False
     if follow:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-
-        def on_signal(sig: int) -> None:
-            nonlocal interrupted
-            interrupted = sig == signal.SIGINT
-            stop.set()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, on_signal, sig)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover
-                pass
-        try:
-            await asyncio.wait_for(stop.wait(), net.duration)
-        except asyncio.TimeoutError:
-            pass
+        stop = StopSignal(net.duration)
+        await stop.wait()
+        interrupted = stop.interrupted
     await cluster.stop()
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
 

@@ -64,7 +64,7 @@ class AgentServer:
         self.connections = 0
         self.refused = 0
         self.badlog = RateLimitedLog(log)
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._transports: set[asyncio.Transport] = set()
 
     def _clear_stale(self) -> None:
         try:
@@ -89,7 +89,8 @@ class AgentServer:
         self._clear_stale()
         old = os.umask(0o177)                    # no window in which others could connect
         try:
-            self.server = await asyncio.start_unix_server(self._serve, path=self.path, limit=self.max_frame)
+            loop = asyncio.get_running_loop()
+            self.server = await loop.create_unix_server(self._protocol, path=self.path)
         finally:
             os.umask(old)
         if self.gid is not None:
@@ -101,8 +102,8 @@ class AgentServer:
     async def stop(self) -> None:
         if self.server is not None:
             self.server.close()
-            for w in list(self._writers):
-                w.close()
+            for t in list(self._transports):
+                t.close()
             with contextlib.suppress(Exception):
                 await self.server.wait_closed()
             self.server = None
@@ -123,46 +124,86 @@ class AgentServer:
         except (KeyError, OSError):
             return False
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        sock = writer.get_extra_info("socket")
+    def _protocol(self) -> "_WorkerProtocol":
+        return _WorkerProtocol(self)
+
+    def status(self) -> dict[str, Any]:
+        return {"socket": self.path, "connections": self.connections, "refused": self.refused}
+
+
+class _WorkerProtocol(asyncio.BufferedProtocol):
+    """One worker connection: bytes in -> :class:`FrameDecoder` -> ``service.handle`` -> frames out,
+    all in ``buffer_updated`` (no stream reader/writer, no task per connection). Reads go into one
+    64 KiB buffer per connection (``recv_into``): the default transport allocates 256 KiB per read,
+    which costs more than a whole small request. A request with ``noreply`` (a read-only request's
+    access) is handled and not answered."""
+
+    def __init__(self, server: AgentServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.pid = -1
+        self.dec = FrameDecoder(server.max_frame)
+        self._buf = memoryview(bytearray(65536))
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._buf
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self._buf[:nbytes])
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        srv = self.server
+        sock = transport.get_extra_info("socket")
         try:
             pid, uid, gid = peer_credentials(sock)
         except OSError:
             pid, uid, gid = -1, -1, -1
-        if not self._allowed(uid, gid):
-            self.refused += 1
-            self.badlog.warn("peer", "refused a worker connection from pid %d uid %d gid %d: only uid %d, root%s "
-                             "may use %s", pid, uid, gid, os.getuid(),
-                             f" and group {self.gid}" if self.gid is not None else "", self.path)
-            writer.close()
+        if not srv._allowed(uid, gid):
+            srv.refused += 1
+            srv.badlog.warn("peer", "refused a worker connection from pid %d uid %d gid %d: only uid %d, root%s "
+                            "may use %s", pid, uid, gid, os.getuid(),
+                            f" and group {srv.gid}" if srv.gid is not None else "", srv.path)
+            transport.close()
             return
-        self.connections += 1
-        self._writers.add(writer)
-        dec = FrameDecoder(self.max_frame)
-        try:
-            while True:
-                data = await reader.read(262144)
-                if not data:
-                    break
-                try:
-                    msgs = dec.feed(data)
-                except ProtocolError as exc:
-                    self.badlog.warn("frame", "closed the connection of worker pid %d: %s", pid, exc)
-                    break
-                for msg in msgs:
-                    try:
-                        ans = self.service.handle(msg)
-                    except Exception as exc:  # noqa: BLE001 - a bug must not kill the agent
-                        log.exception("agent request %r failed", msg.get("op"))
-                        ans = {"ok": False, "code": "internal", "error": f"{type(exc).__name__}: {exc}"}
-                    writer.write(encode(ans))
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            self._writers.discard(writer)
-            self.connections -= 1
-            writer.close()
+        self.pid = pid
+        self.transport = transport
+        srv.connections += 1
+        srv._transports.add(transport)
 
-    def status(self) -> dict[str, Any]:
-        return {"socket": self.path, "connections": self.connections, "refused": self.refused}
+    def data_received(self, data: bytes | memoryview) -> None:
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        try:
+            msgs = self.dec.feed(data)
+        except ProtocolError as exc:
+            self.server.badlog.warn("frame", "closed the connection of worker pid %d: %s", self.pid, exc)
+            t.close()
+            return
+        service = self.server.service
+        out: list[bytes] = []
+        for msg in msgs:
+            try:
+                ans = service.handle(msg)
+            except Exception as exc:  # noqa: BLE001 - a bug must not kill the agent
+                log.exception("agent request %r failed", msg.get("op"))
+                ans = {"ok": False, "code": "internal", "error": f"{type(exc).__name__}: {exc}"}
+            if msg.get("noreply") is not True:
+                out.append(encode(ans))
+        if out:
+            t.write(out[0] if len(out) == 1 else b"".join(out))
+
+    def pause_writing(self) -> None:            # a worker that sends without reading: stop reading it
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.server._transports.discard(self.transport)
+            self.server.connections -= 1
+            self.transport = None

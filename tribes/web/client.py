@@ -44,14 +44,21 @@ class _Conn:
         self.sock = sock
         self.decoder = FrameDecoder(max_frame)
         self.info: dict[str, Any] = {}
+        # one read buffer per connection: recv(262144) would allocate (mmap) 256 KiB per read
+        self._rbuf = bytearray(65536)
+        self._rview = memoryview(self._rbuf)
+
+    def send(self, msg: dict[str, Any]) -> None:
+        """A ``noreply`` request: sent, not answered."""
+        self.sock.sendall(encode(msg))
 
     def roundtrip(self, msg: dict[str, Any]) -> dict[str, Any]:
         self.sock.sendall(encode(msg))
         while True:
-            data = self.sock.recv(262144)
-            if not data:
+            n = self.sock.recv_into(self._rbuf)
+            if not n:
                 raise ConnectionResetError("the agent closed the connection")
-            got = self.decoder.feed(data)
+            got = self.decoder.feed(self._rview[:n])
             if got:
                 if len(got) > 1 or self.decoder.buffered:
                     raise ProtocolError("the agent sent more than one answer")
@@ -121,6 +128,29 @@ class SessionClient:
 
     async def acall(self, msg: dict[str, Any]) -> dict[str, Any]:
         return await asyncio.to_thread(self.call, msg)
+
+    def send(self, msg: dict[str, Any]) -> None:
+        """Send a request without waiting (``noreply``: the agent does not answer it); for a
+        read-only request's access. ``AgentUnavailable`` when the agent cannot be reached."""
+        msg = {**msg, "noreply": True}
+        for attempt in (0, 1):
+            try:
+                conn, reused = self._get()
+            except AgentUnavailable:
+                raise
+            except (OSError, ProtocolError) as exc:
+                raise unavailable(self.path, exc) from None
+            try:
+                conn.send(msg)
+                return
+            except OSError as exc:
+                self._drop()
+                if reused and attempt == 0:
+                    continue
+                raise unavailable(self.path, exc) from None
+
+    async def asend(self, msg: dict[str, Any]) -> None:
+        await asyncio.to_thread(self.send, msg)
 
     def hello(self) -> dict[str, Any]:
         """The agent's hello answer (version, route, write limit), connecting if needed."""
@@ -207,6 +237,23 @@ class AsyncSessionClient:
             self._idle.append(conn)
             return ans
         raise AssertionError("unreachable")
+
+    async def asend(self, msg: dict[str, Any]) -> None:
+        """Send a ``noreply`` request on an idle connection without waiting for the agent."""
+        if self._pid != os.getpid():
+            self._idle, self._pid = [], os.getpid()
+        msg = {**msg, "noreply": True}
+        try:
+            conn = self._idle.pop() if self._idle else await self._open()
+        except AgentUnavailable:
+            raise
+        except (OSError, ProtocolError, asyncio.TimeoutError) as exc:
+            raise unavailable(self.path, exc) from None
+        writer = conn[1]
+        if writer.is_closing():
+            raise unavailable(self.path, "the agent closed the connection")
+        writer.write(encode(msg))
+        self._idle.append(conn)
 
     def call(self, msg: dict[str, Any]) -> dict[str, Any]:
         return SessionClient(self.path, self.timeout, self.max_frame).call(msg)

@@ -18,6 +18,10 @@ commit     ctx, id (nil: create), set {name: javaser bytes}, remove      id (nil
 status     -                                                             route, members, sessions
 =========  ============================================================  ===========================
 
+A request with ``noreply: true`` gets no answer at all (not even an error): the worker sends a
+read-only request's ``commit`` (``access``: the end of a request that changed nothing) that way and
+does not wait for the agent.
+
 An error answer is ``{"ok": false, "code": ..., "error": text}``: ``too_large`` (the session is
 unchanged), ``bad_request``, ``version``, ``unknown_context``, ``too_many_sessions``.
 Attribute values travel as Java serialization streams (``tribes.javaser``), so Java types and
@@ -62,7 +66,11 @@ class FrameDecoder:
         self.max_frame = max_frame
         self._buf = bytearray()
 
-    def feed(self, data: bytes) -> list[dict[str, Any]]:
+    def feed(self, data: bytes | memoryview) -> list[dict[str, Any]]:
+        if not self._buf and len(data) >= 4:
+            (n,) = _LEN.unpack_from(data, 0)
+            if n == len(data) - 4 and n <= self.max_frame:     # the usual case: exactly one frame
+                return [self._decode(memoryview(data)[4:])]
         self._buf += data
         out: list[dict[str, Any]] = []
         while len(self._buf) >= 4:
@@ -73,14 +81,18 @@ class FrameDecoder:
                 break
             body = bytes(self._buf[4:4 + n])
             del self._buf[:4 + n]
-            try:
-                msg = _decoder.decode(body)
-            except msgspec.DecodeError as exc:
-                raise ProtocolError(f"undecodable frame: {exc}") from exc
-            if not isinstance(msg, dict):
-                raise ProtocolError(f"a frame must hold a map, not {type(msg).__name__}")
-            out.append(msg)
+            out.append(self._decode(body))
         return out
+
+    @staticmethod
+    def _decode(body: bytes | memoryview) -> dict[str, Any]:
+        try:
+            msg = _decoder.decode(body)
+        except msgspec.DecodeError as exc:
+            raise ProtocolError(f"undecodable frame: {exc}") from exc
+        if not isinstance(msg, dict):
+            raise ProtocolError(f"a frame must hold a map, not {type(msg).__name__}")
+        return msg
 
     @property
     def buffered(self) -> int:
@@ -96,6 +108,8 @@ def check_request(msg: dict[str, Any]) -> str | None:
     op = msg.get("op")
     if op not in OPS:
         return f"unknown op {op!r}"
+    if msg.get("noreply", False) not in (True, False):
+        return "noreply must be a boolean"
     if op == "hello":
         return None if isinstance(msg.get("v"), int) else "hello without an integer version"
     if op == "status":

@@ -483,6 +483,12 @@ class SessionStore:
         msg = self._commit_msg(s)
         if msg is None:
             return self._no_commit_action(s)
+        if msg.get("access") and hasattr(self.backend, "send"):
+            try:                                        # nothing changed: no answer to wait for
+                self.backend.send(msg)
+            except AgentUnavailable as exc:
+                _unavailable_log.warn("agent", "%s", exc)
+            return self._no_commit_action(s)
         try:
             ans = self.backend.call(msg)
         except AgentUnavailable as exc:
@@ -495,6 +501,12 @@ class SessionStore:
     async def asave(self, s: TribesSession) -> CookieAction:
         msg = self._commit_msg(s)
         if msg is None:
+            return self._no_commit_action(s)
+        if msg.get("access") and hasattr(self.backend, "asend"):
+            try:                                        # nothing changed: no answer to wait for
+                await self.backend.asend(msg)
+            except AgentUnavailable as exc:
+                _unavailable_log.warn("agent", "%s", exc)
             return self._no_commit_action(s)
         try:
             ans = await self.backend.acall(msg)

@@ -132,6 +132,7 @@ def run(sessions: int, requests: int, rounds: int, heap: str) -> dict[str, Any]:
                 made += n
             wait_for(lambda: len(py.call("roles", ctx="/app")["roles"]) >= sessions, 600, "map complete on py")
             load: dict[str, list[float]] = {"python": [], "tomcat": []}
+            phases: list[dict[str, Any]] = []
             mem: dict[str, list[float]] = {"python": [], "tomcat": []}
             for r in range(rounds):
                 for kind in (("tomcat", "python") if r % 2 == 0 else ("python", "tomcat")):
@@ -150,10 +151,12 @@ def run(sessions: int, requests: int, rounds: int, heap: str) -> dict[str, Any]:
                         m2 = py2.ready["maps"]["localhost#/app"]
                         assert m2["entries"] >= sessions, m2
                         load["python"].append(float(m2["init_ms"]))
+                        phases.append(m2.get("phases") or {})
                         mem["python"].append((py2.call("gc_rss")["rss_kib"] - base_rss) * 1024 / sessions)
                         py2.close()
             res["load_ms"] = {k: spread(v) for k, v in load.items()}
             res["load_ratio"] = statistics.median(load["python"]) / statistics.median(load["tomcat"])
+            res["python_load_phases"] = phases   # profile of the Python node's start (per round)
             res["bytes_per_proxy"] = {k: spread(v) for k, v in mem.items()}
             res["memory_ratio"] = statistics.median(mem["python"]) / statistics.median(mem["tomcat"])
         finally:
@@ -186,6 +189,9 @@ def main() -> None:
         p, t = res[key]["python"], res[key]["tomcat"]
         print(f"{label:<44}{p['median']:>14.2f}{t['median']:>14.2f}{res[ratio]:>13.2f}")
         print(f"{'  spread (min..max)':<44}{p['min']:>6.1f}..{p['max']:<6.1f}{t['min']:>6.1f}..{t['max']:<6.1f}")
+    print("Python map start, per round (ms): " + "; ".join(
+        ", ".join(f"{k} {v:.0f}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in ph.items())
+        for ph in res["python_load_phases"]))
 
 
 if __name__ == "__main__":

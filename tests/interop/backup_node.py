@@ -74,7 +74,7 @@ async def main() -> None:
     out({"event": "ready", "members": [m.name for m in cluster.channel.members()],
          "local": cluster.channel.local_member.name, "start_s": round(time.monotonic() - t0, 3),
          "maps": {n: {"state": bm.map.state, "entries": len(bm.map.entries), "members": len(bm.map.core.map_members),
-                      "init_ms": bm.map.init_ms}
+                      "init_ms": bm.map.init_ms, "phases": bm.map.phases}
                   for n, bm in cluster.backup_managers.items()}})
 
     loop = asyncio.get_running_loop()

@@ -96,6 +96,8 @@ class LazyReplicatedMap:
         self._unknown: _UnknownMaps | None = None
         #: how long start() took (INIT, STATE, START), as Tomcat's "initialization was completed in [N] ms"
         self.init_ms: float | None = None
+        #: where start() spent its time (ms): init_rpc_ms, state_ms (state_rpc_ms: the reply's wait), start_rpc_ms
+        self.phases: dict[str, Any] = {}
 
     @property
     def map_name(self) -> str:
@@ -123,8 +125,12 @@ class LazyReplicatedMap:
         self._sender = asyncio.get_running_loop().create_task(self._send_loop())
         try:
             await self._broadcast(MSG_INIT)
+            t1 = time.monotonic()
             await self.transfer_state()
+            t2 = time.monotonic()
             await self._broadcast(MSG_START)
+            self.phases.update(init_rpc_ms=(t1 - t0) * 1000, state_ms=(t2 - t1) * 1000,
+                               start_rpc_ms=(time.monotonic() - t2) * 1000)
         except ChannelException as exc:
             if self.terminate:
                 log.warning("map %s: unable to send the start messages: %s", self.map_name, exc)
@@ -152,10 +158,13 @@ class LazyReplicatedMap:
         members = self.core.members()
         if members and self.rpc_channel is not None:
             backup = members[0]
+            t_rpc = time.monotonic()
             try:
                 resp = await self.rpc_channel.send([backup], self.core.state_message().to_java(
                     self._version_for([backup])), FIRST_REPLY, self.core.channel_send_options, self.core.rpc_timeout)
                 if resp and resp[0].message is not None:
+                    self.phases["state_rpc_ms"] = (time.monotonic() - t_rpc) * 1000
+                    self.phases["state_source"] = resp[0].source.name
                     reply = MapMessage.from_java(resp[0].message)
                     # a big map: deserialize the list off the event loop (pings must still be answered)
                     value = await asyncio.to_thread(reply.value) if len(reply.value_bytes or b"") > 65536 \

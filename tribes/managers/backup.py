@@ -22,6 +22,7 @@ Attributes and defaults are Tomcat's (``BackupManagerConfig``): ``mapSendOptions
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -155,7 +156,7 @@ class _ItemInput:
 
 def session_to_java(s: Any, version: str = "10.1", persist_authentication_notes: bool = False) -> JavaObject:
     rec = _Recorder()
-    write_session(rec, s, version, persist_authentication_notes)  # type: ignore[arg-type]
+    write_session(rec, s, version, persist_authentication_notes)
     return JavaObject.new(DELTA_SESSION_DESC, annotations={DELTA_SESSION_CLASS: rec.items})
 
 
@@ -164,7 +165,7 @@ def session_from_java(value: Any, now: int, record_all_actions: bool = False,
     if getattr(value, "class_name", None) != DELTA_SESSION_CLASS:
         raise SessionStateError(f"map value is {getattr(value, 'class_name', type(value).__name__)}, "
                                 "not a DeltaSession")
-    st = read_session(_ItemInput(list(value.annotations(DELTA_SESSION_CLASS) or [])))  # type: ignore[arg-type]
+    st = read_session(_ItemInput(list(value.annotations(DELTA_SESSION_CLASS) or [])))
     s = DeltaSession(None, now, record_all_actions, exclude)
     s.creation_time = st.creation_time
     s.last_accessed_time = st.last_accessed_time
@@ -492,14 +493,12 @@ class BackupContext:
             self.backup_manager.end_request(s.id, now)
         return s
 
-    def request(self, session_id: str, bind_route: bool = True) -> Any:
+    def request(self, session_id: str, bind_route: bool = True) -> "contextlib.AbstractContextManager[DeltaSession]":
         """A request-scoped unit of work: the changes leave as one diff to the backup at the end.
 
         ``bind_route`` is accepted for API compatibility; BackupManager sessions keep their id (a
         JvmRouteBinderValve rename is a remove + put, done by ``change_session_id``).
         Raises KeyError when the session is not held here (see ``load`` for proxies)."""
-        import contextlib
-
         @contextlib.contextmanager
         def unit() -> Iterator[DeltaSession]:
             bm = self.backup_manager

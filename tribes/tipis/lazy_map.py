@@ -395,7 +395,7 @@ class LazyReplicatedMap:
     def accept(self, msg: Any, sender: Member) -> bool:
         if getattr(msg, "class_name", None) != MAP_MESSAGE_CLASS:
             return False
-        return msg.get("mapId") == self.core.map_id
+        return bool(msg.get("mapId") == self.core.map_id)
 
     def message_received(self, msg: Any, sender: Member) -> None:
         try:

@@ -21,10 +21,12 @@ import stat
 import struct
 from typing import Any
 
+from tribes.managers.session_message import EVT_SESSION_ACCESSED
 from tribes.ratelimit import RateLimitedLog
 from tribes.web.errors import ProtocolError
 from tribes.web.protocol import MAX_FRAME, FrameDecoder, encode
 from tribes.web.service import SessionService
+from tribes.web.watch import WatchTable
 
 log = logging.getLogger("tribes.web.agent")
 
@@ -65,6 +67,11 @@ class AgentServer:
         self.refused = 0
         self.badlog = RateLimitedLog(log)
         self._transports: set[asyncio.Transport] = set()
+        #: which connections hold a copy of which session (tribes.web.watch)
+        self.watches: WatchTable[_WorkerProtocol] = WatchTable()
+        #: the connection whose request is being handled (its own changes do not notify it)
+        self._current: _WorkerProtocol | None = None
+        self._hooked = False
 
     def _clear_stale(self) -> None:
         try:
@@ -96,10 +103,58 @@ class AgentServer:
         if self.gid is not None:
             os.chown(self.path, -1, self.gid)
         os.chmod(self.path, self.mode)
+        self._hook()
         log.info("serving sessions to workers on %s (mode %o%s)", self.path, self.mode,
                  f", group {self.gid}" if self.gid is not None else "")
 
+    # -- watches: what changes a session that a worker holds a copy of -------------------------
+    def _hook(self) -> None:
+        """Every SessionMessage from another member reaches the managers through
+        ``cluster.deliver``; local expiries and id changes come as session events. Both notify."""
+        if self._hooked:
+            return
+        cluster = self.service.cluster
+        inner = cluster.deliver
+
+        def deliver(smsg: Any, sender: Any) -> None:
+            try:
+                inner(smsg, sender)
+            finally:
+                if getattr(smsg, "event_type", None) != EVT_SESSION_ACCESSED:   # access times only
+                    self.changed(getattr(smsg, "session_id", None) or None)
+
+        cluster.deliver = deliver  # type: ignore[method-assign]
+        cluster.add_listener(self._on_event)
+        self._hooked = True
+
+    def _unhook(self) -> None:
+        if not self._hooked:
+            return
+        cluster = self.service.cluster
+        with contextlib.suppress(AttributeError):
+            del cluster.deliver                  # the class's method again
+        with contextlib.suppress(ValueError):
+            cluster.listeners.remove(self._on_event)
+        self._hooked = False
+
+    def _on_event(self, ev: Any) -> None:
+        if ev.kind in ("destroyed", "id_changed"):
+            self.changed(ev.old_id or ev.session_id)
+        elif ev.kind in ("state_received", "state_transfer_complete"):
+            self.changed(None)
+
+    def changed(self, sid: str | None, exclude: "_WorkerProtocol | None" = None) -> None:
+        """Tell the connections holding a copy of ``sid`` (None: of any session) to drop it."""
+        if not self.watches.by_id:
+            return
+        if exclude is None:
+            exclude = self._current
+        conns = self.watches.pop(sid, exclude) if sid is not None else self.watches.pop_all(exclude)
+        for c in conns:
+            c.notify(sid)
+
     async def stop(self) -> None:
+        self._unhook()
         if self.server is not None:
             self.server.close()
             for t in list(self._transports):
@@ -181,18 +236,46 @@ class _WorkerProtocol(asyncio.BufferedProtocol):
             self.server.badlog.warn("frame", "closed the connection of worker pid %d: %s", self.pid, exc)
             t.close()
             return
-        service = self.server.service
+        srv = self.server
+        service = srv.service
         out: list[bytes] = []
         for msg in msgs:
+            srv._current = self
             try:
                 ans = service.handle(msg)
             except Exception as exc:  # noqa: BLE001 - a bug must not kill the agent
                 log.exception("agent request %r failed", msg.get("op"))
                 ans = {"ok": False, "code": "internal", "error": f"{type(exc).__name__}: {exc}"}
+            finally:
+                srv._current = None
+            if ans.get("ok"):
+                op = msg.get("op")
+                if op == "commit" and not msg.get("access"):
+                    # this worker changed the session: the others' copies are old now
+                    srv.changed(msg.get("id"), exclude=self)
+                if msg.get("watch") is True and op in ("load", "commit") and ans.get("id") \
+                        and (op == "commit" or ans.get("found")):
+                    evicted = srv.watches.add(ans["id"], self)
+                    if evicted is not None:
+                        self.notify(evicted)
+                    ans["watch"] = True
             if msg.get("noreply") is not True:
                 out.append(encode(ans))
-        if out:
+        if out and not t.is_closing():
             t.write(out[0] if len(out) == 1 else b"".join(out))
+
+    def notify(self, sid: str | None) -> None:
+        """A ``changed`` notice; a worker that lets its notices pile up unread is disconnected (it
+        reconnects and drops every copy) rather than left with a copy it was not told about."""
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        t.write(encode({"op": "changed", "id": sid}))
+        if t.get_write_buffer_size() > 0:
+            self.server.badlog.warn("notice", "closed the connection of worker pid %d: it does not read its "
+                                    "session-change notices", self.pid)
+            self.server.watches.drop(self)
+            t.abort()
 
     def pause_writing(self) -> None:            # a worker that sends without reading: stop reading it
         if self.transport is not None:
@@ -203,6 +286,7 @@ class _WorkerProtocol(asyncio.BufferedProtocol):
             self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.server.watches.drop(self)
         if self.transport is not None:
             self.server._transports.discard(self.transport)
             self.server.connections -= 1

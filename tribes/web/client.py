@@ -16,7 +16,9 @@ import contextlib
 import logging
 import os
 import socket
+import struct
 import threading
+import time
 from typing import Any, Callable, Iterator
 
 from tribes.web.errors import AgentUnavailable, ProtocolError
@@ -39,7 +41,25 @@ def unavailable(path: str, exc: BaseException | str) -> AgentUnavailable:
                             "workers); requests get HTTP 503 until it runs")
 
 
+def _until(ans: dict[str, Any]) -> float:
+    """Until when a copy may be used: the session's timeout from now, less a second (a session whose
+    timeout is unknown or off is asked for at most once a minute)."""
+    mi = ans.get("max_inactive")
+    if not isinstance(mi, int) or mi <= 0:
+        mi = 60
+    return time.monotonic() + max(0.0, mi - 1.0)
+
+
 class _Conn:
+    """One blocking connection to the agent, with its copies of the sessions it loaded (see
+    tribes.web.watch): a ``load`` of a session the agent has not reported changed since is answered
+    from the copy, without a round trip."""
+
+    #: copies kept per connection (the agent's per-connection watch limit is higher), and the
+    #: largest session (bytes of attribute streams) kept as a copy: at most 16 MiB per connection
+    max_copies = 256
+    max_copy_bytes = 65536
+
     def __init__(self, sock: socket.socket, max_frame: int) -> None:
         self.sock = sock
         self.decoder = FrameDecoder(max_frame)
@@ -47,10 +67,37 @@ class _Conn:
         # one read buffer per connection: recv(262144) would allocate (mmap) 256 KiB per read
         self._rbuf = bytearray(65536)
         self._rview = memoryview(self._rbuf)
+        #: session id -> context -> (the load answer it was served with, monotonic time after which
+        #: the session may have timed out on the agent: the copy is not used then)
+        self.copies: dict[str, dict[str, tuple[dict[str, Any], float]]] = {}
 
     def send(self, msg: dict[str, Any]) -> None:
         """A ``noreply`` request: sent, not answered."""
         self.sock.sendall(encode(msg))
+        self.touched(msg)
+
+    def _notice(self, m: dict[str, Any]) -> bool:
+        if m.get("op") != "changed":
+            return False
+        sid = m.get("id")
+        if sid is None:
+            self.copies.clear()
+        else:
+            self.copies.pop(sid, None)
+        return True
+
+    def poll(self) -> None:
+        """Take in the change notices that arrived since the last request (never waits)."""
+        while True:
+            try:
+                n = self.sock.recv_into(self._rbuf, 0, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                return
+            if not n:
+                raise ConnectionResetError("the agent closed the connection")
+            for m in self.decoder.feed(self._rview[:n]):
+                if not self._notice(m):
+                    raise ProtocolError("the agent sent an answer to no request")
 
     def roundtrip(self, msg: dict[str, Any]) -> dict[str, Any]:
         self.sock.sendall(encode(msg))
@@ -59,10 +106,63 @@ class _Conn:
             if not n:
                 raise ConnectionResetError("the agent closed the connection")
             got = self.decoder.feed(self._rview[:n])
-            if got:
-                if len(got) > 1 or self.decoder.buffered:
+            for i, m in enumerate(got):
+                if self._notice(m):
+                    continue
+                if i != len(got) - 1 or self.decoder.buffered:
                     raise ProtocolError("the agent sent more than one answer")
-                return got[0]
+                return m
+
+    def load(self, msg: dict[str, Any]) -> dict[str, Any]:
+        sid, ctx = msg.get("id"), msg.get("ctx")
+        self.poll()
+        hit = self.copies.get(sid, {}).get(ctx) if isinstance(sid, str) and isinstance(ctx, str) else None
+        if hit is not None:
+            if time.monotonic() < hit[1]:
+                return {**hit[0], "attrs": dict(hit[0]["attrs"])}
+            self.copies.pop(str(sid), None)             # idle long enough to have timed out: ask
+        ans = self.roundtrip({**msg, "watch": True})
+        if ans.get("watch") and ans.get("found") and isinstance(sid, str) and ans.get("id") == sid \
+                and isinstance(ctx, str) and isinstance(ans.get("attrs"), dict):
+            self._keep(sid, ctx, ans)
+        return ans
+
+    def _keep(self, sid: str, ctx: str, ans: dict[str, Any]) -> None:
+        if sum(len(v) for v in ans["attrs"].values()) > self.max_copy_bytes:
+            return
+        if sid not in self.copies and len(self.copies) >= self.max_copies:
+            self.copies.pop(next(iter(self.copies)))
+        self.copies.setdefault(sid, {})[ctx] = ({**ans, "attrs": dict(ans["attrs"])}, _until(ans))
+
+    def touched(self, msg: dict[str, Any]) -> None:
+        """A request of this session ended on the agent (commit or access): its idle time restarts."""
+        sid, ctx = msg.get("id"), msg.get("ctx")
+        hit = self.copies.get(sid, {}).get(ctx) if isinstance(sid, str) and isinstance(ctx, str) else None
+        if hit is not None:
+            self.copies[str(sid)][str(ctx)] = (hit[0], _until(hit[0]))
+
+    def commit(self, msg: dict[str, Any]) -> dict[str, Any]:
+        sid, ctx = msg.get("id"), msg.get("ctx")
+        plain = not (msg.get("login") is not None or msg.get("logout") or msg.get("rotate")
+                     or msg.get("invalidate"))
+        if isinstance(sid, str) and not plain:
+            self.copies.pop(sid, None)                  # a new id, a new principal or no session
+        ans = self.roundtrip({**msg, "watch": True} if plain else msg)
+        # a notice read during the round trip (another change since our load) dropped the copy
+        copy = self.copies.get(sid, {}).get(ctx) if isinstance(sid, str) and isinstance(ctx, str) else None
+        if copy is not None:
+            if ans.get("ok") and ans.get("id") == sid and ans.get("watch"):
+                attrs = copy[0]["attrs"]
+                for k in msg.get("remove") or ():
+                    attrs.pop(k, None)
+                attrs.update(msg.get("set") or {})
+                if sum(len(v) for v in attrs.values()) > self.max_copy_bytes:
+                    self.copies.pop(str(sid), None)
+                else:
+                    self.touched(msg)
+            else:
+                self.copies.pop(str(sid), None)
+        return ans
 
 
 class SessionClient:
@@ -80,6 +180,12 @@ class SessionClient:
         sock.settimeout(self.timeout)
         try:
             sock.connect(self.path)
+            # a blocking socket with kernel timeouts: each send/recv is one system call (a Python
+            # timeout adds a poll() before each), and MSG_DONTWAIT reads do not wait
+            sock.settimeout(None)
+            tv = struct.pack("ll", int(self.timeout), int((self.timeout % 1) * 1e6))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
             conn = _Conn(sock, self.max_frame)
             ans = conn.roundtrip(hello())
         except BaseException:
@@ -118,6 +224,11 @@ class SessionClient:
             except (OSError, ProtocolError) as exc:
                 raise unavailable(self.path, exc) from None
             try:
+                op = msg.get("op")
+                if op == "load":
+                    return conn.load(msg)
+                if op == "commit" and not msg.get("noreply"):
+                    return conn.commit(msg)
                 return conn.roundtrip(msg)
             except (OSError, ProtocolError) as exc:
                 self._drop()

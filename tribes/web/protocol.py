@@ -18,6 +18,11 @@ commit     ctx, id (nil: create), set {name: javaser bytes}, remove      id (nil
 status     -                                                             route, members, sessions
 =========  ============================================================  ===========================
 
+A ``load`` or ``commit`` with ``watch: true`` asks the agent to tell this connection when the
+session changes (the answer then has ``watch: true``): the agent sends ``{"op": "changed", "id":
+id | nil}`` (nil: every session) before it answers anything else, and the worker answers its next
+``load`` of an unchanged session from its copy, without a round trip (tribes.web.watch).
+
 A request with ``noreply: true`` gets no answer at all (not even an error): the worker sends a
 read-only request's ``commit`` (``access``: the end of a request that changed nothing) that way and
 does not wait for the agent.
@@ -110,6 +115,8 @@ def check_request(msg: dict[str, Any]) -> str | None:
         return f"unknown op {op!r}"
     if msg.get("noreply", False) not in (True, False):
         return "noreply must be a boolean"
+    if msg.get("watch", False) not in (True, False):
+        return "watch must be a boolean"
     if op == "hello":
         return None if isinstance(msg.get("v"), int) else "hello without an integer version"
     if op == "status":

@@ -162,7 +162,7 @@ class SessionService:
             cache[id(value)] = (value, data)
         principal, auth = principal_info(s)
         return {"ok": True, "found": True, "id": s.id, "renamed": renamed, "attrs": attrs,
-                "principal": principal, "auth": auth, "new": False}
+                "principal": principal, "auth": auth, "new": False, "max_inactive": s.max_inactive_interval}
 
     def _commit(self, ctxname: str, msg: dict[str, Any]) -> dict[str, Any]:
         dm = self.cluster.managers[ctxname]

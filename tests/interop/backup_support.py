@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import json
-import queue
 import re
-import subprocess
-import threading
 import time
 from typing import Any, Callable, Iterator, Sequence
 
-from interop.lab import Host, Lab
+from interop.lab import Lab
 from interop.tomcat.node import ClusterConfig, TomcatCluster, TomcatNode
 from tests.interop.sessions_support import HERE, PyNode, PyNodeError
 
@@ -23,20 +20,8 @@ APP_MAP = "localhost#/app-map"
 class BackupPyNode(PyNode):
     """tests/interop/backup_node.py in `host` (same JSON-lines protocol as PyNode)."""
 
-    def __init__(self, host: Host, args: Sequence[str], ready_timeout: float = 120) -> None:  # noqa: D401
-        self.host = host
-        self.proc: subprocess.Popen[str] = host.python([BACKUP_NODE, "--bind", host.address, *args],
-                                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                                       stderr=subprocess.PIPE, text=True, bufsize=1)
-        self.lines: "queue.Queue[dict[str, Any]]" = queue.Queue()
-        self.events: list[dict[str, Any]] = []
-        self.stderr: list[str] = []
-        self._rid = 0
-        self._answers: dict[int, dict[str, Any]] = {}
-        self._cv = threading.Condition()
-        threading.Thread(target=self._read_out, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
-        self.ready = self.wait_event("ready", timeout=ready_timeout)
+    script = BACKUP_NODE
+    label = "python backup node"
 
     def view(self, sid: str, load: bool = False) -> dict[str, Any] | None:
         return self.call("get", ctx="/app", id=sid, load=load)["session"]

@@ -14,15 +14,12 @@ Lab hazards handled here (../shared/docs/real-tomcat-notes.md, issue 16):
 """
 from __future__ import annotations
 
-import json
 import os
-import queue
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from typing import Any, Callable, Mapping, Sequence
@@ -33,6 +30,7 @@ from interop.cloud.kube_api import write_state
 from interop.cloud.netns_files import NetnsFiles, remove_stale
 from interop.lab import REPO_ROOT, Host, Lab
 from interop.tomcat.node import FAST_START_OPTS, ClusterConfig, TomcatNode
+from tests.interop.jsonproc import JsonLineProcess
 from tribes.membership.cloud.core import md5_id
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -96,75 +94,20 @@ class CloudTomcatNode(TomcatNode):
         return members
 
 
-class CloudPyNode:
+class CloudPyNode(JsonLineProcess):
     """tests/interop/cloud_node.py in ``host``; JSON-line commands and events."""
 
+    event_key = "event"
+    label = "cloud node"
+
     def __init__(self, host: Host, config_path: str, env: Mapping[str, str], ready_timeout: float = 90) -> None:
-        self.host = host
         e = dict(os.environ)
         e.update(env)
-        self.proc: subprocess.Popen[str] = host.python([NODE, "--config", config_path, "--context", "/app"], env=e,
-                                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                                       stderr=subprocess.PIPE, text=True, bufsize=1)
-        self.events: list[dict[str, Any]] = []
-        self.stderr: list[str] = []
-        self._answers: "queue.Queue[dict[str, Any]]" = queue.Queue()
-        self._cv = threading.Condition()
-        threading.Thread(target=self._read_out, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
+        super().__init__(host, [NODE, "--config", config_path, "--context", "/app"], env=e, stdin=True)
         self.ready = self.wait_event("ready", timeout=ready_timeout)
 
-    def _read_out(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                continue
-            if "rid" in obj:
-                self._answers.put(obj)
-            else:
-                with self._cv:
-                    self.events.append(obj)
-                    self._cv.notify_all()
-
-    def _read_err(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.stderr.append(line.rstrip())
-
-    def log_tail(self, n: int = 30) -> str:
-        return "\n".join(self.stderr[-n:])
-
-    def wait_event(self, name: str, pred: Callable[[dict[str, Any]], bool] = lambda e: True,
-                   timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        with self._cv:
-            while True:
-                for e in self.events:
-                    if e.get("event") == name and pred(e):
-                        return e
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise AssertionError(f"no {name} event after {timeout} s (exit {self.proc.poll()}):\n"
-                                         f"{self.log_tail()}")
-                self._cv.wait(min(left, 0.5))
-
-    def call(self, op: str, timeout: float = 60, **kw: Any) -> dict[str, Any]:
-        rid = uuid.uuid4().hex
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"op": op, "rid": rid, **kw}) + "\n")
-        self.proc.stdin.flush()
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                ans = self._answers.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no answer to {op} after {timeout} s:\n{self.log_tail()}") from None
-            if ans.get("rid") == rid:
-                if not ans.get("ok"):
-                    raise AssertionError(f"{op} failed: {ans.get('error')}\n{self.log_tail(15)}")
-                return ans
+    def call(self, op: str, timeout: float = 60, check: bool = True, **kw: Any) -> dict[str, Any]:
+        return super().call(op, timeout=timeout, check=check, **kw)
 
     def member_ids(self) -> dict[str, bytes]:
         return {m["host"]: bytes.fromhex(m["uniqueId"]) for m in self.call("members")["members"]}
@@ -174,15 +117,7 @@ class CloudPyNode:
             return {e["host"]: bytes.fromhex(e["uniqueId"]) for e in self.events if e.get("event") == "sender"}
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.call("quit", timeout=20)
-            except Exception:
-                pass
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.host.kill(self.proc)
+        self.quit()
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 60, interval: float = 0.25) -> Any:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import tempfile
-import threading
 import time
 from typing import Any, Callable, Sequence
 
@@ -15,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from interop.lab import REPO_ROOT, Host, Lab
 from interop.tomcat.node import Response, http_request
+from tests.interop.jsonproc import JsonLineProcess
 
 WALKTHROUGH_XML = os.path.join(REPO_ROOT, "tests", "fixtures", "config", "walkthrough-server.xml")
 METRICS_PORT = 9404
@@ -22,11 +20,12 @@ HTTP_PORT = 8090
 TOKEN = "ob-lab-token-0123456789"
 
 
-class ObservedNode:
+class ObservedNode(JsonLineProcess):
     """``tribes -v join --config walkthrough --json --metrics ADDR:9404 --http ADDR:8090`` in ``host``."""
 
+    label = "tribes join"
+
     def __init__(self, host: Host, args: Sequence[str] = (), ready_timeout: float = 120, observe: bool = True) -> None:
-        self.host = host
         self.dir = tempfile.mkdtemp(prefix="tribes-observe-")
         self.auth = os.path.join(self.dir, "ops.auth")
         with open(self.auth, "w") as f:
@@ -34,15 +33,8 @@ class ObservedNode:
         os.chmod(self.auth, 0o600)
         flags = ["--metrics", f"{host.address}:{METRICS_PORT}", "--http", f"{host.address}:{HTTP_PORT}",
                  "--http-auth", self.auth, "--http-actions"] if observe else []
-        cmd = ["-m", "tribes.cli.main", "-v", "join", "--config", WALKTHROUGH_XML, "--bind", host.address,
-               "--jvm-route", "py1", "--context", "/app", "--json", *flags, *args]
-        self.proc: subprocess.Popen[str] = host.python(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                                       text=True, bufsize=1)
-        self.events: list[dict[str, Any]] = []
-        self.stderr: list[str] = []
-        self._cv = threading.Condition()
-        threading.Thread(target=self._read_out, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
+        super().__init__(host, ["-m", "tribes.cli.main", "-v", "join", "--config", WALKTHROUGH_XML, "--bind",
+                                host.address, "--jvm-route", "py1", "--context", "/app", "--json", *flags, *args])
         self.ready = self.wait_event("ready", timeout=ready_timeout)
 
     @property
@@ -52,50 +44,6 @@ class ObservedNode:
     @property
     def http_url(self) -> str:
         return f"http://{self.host.address}:{HTTP_PORT}"
-
-    def _read_out(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                continue
-            with self._cv:
-                self.events.append(obj)
-                self._cv.notify_all()
-
-    def _read_err(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            with self._cv:
-                self.stderr.append(line.rstrip())
-
-    def log_tail(self, n: int = 40) -> str:
-        with self._cv:
-            return "\n".join(self.stderr[-n:])
-
-    def wait_event(self, kind: str, timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        with self._cv:
-            while True:
-                for e in self.events:
-                    if e.get("kind") == kind:
-                        return e
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise AssertionError(f"tribes join: no {kind} after {timeout} s (exit {self.proc.poll()}):\n"
-                                         f"{self.log_tail()}")
-                self._cv.wait(min(left, 0.5))
-
-    def terminate(self, timeout: float = 30) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        return self.proc.returncode
 
 
 def scrape(lab: Lab, node: ObservedNode) -> dict[str, Any]:

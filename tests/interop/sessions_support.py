@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import subprocess
-import threading
 import time
 from typing import Any, Callable, Iterator, Sequence
 
 from interop.fixtures import require_root_and_java
 from interop.lab import Host, Lab
 from interop.tomcat.node import TomcatCluster
+from tests.interop.jsonproc import JsonLineProcess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODE = os.path.join(HERE, "sessions_node.py")
@@ -21,78 +19,17 @@ class PyNodeError(RuntimeError):
     pass
 
 
-class PyNode:
+class PyNode(JsonLineProcess):
     """tests/interop/sessions_node.py running in `host`; ``call(op, **kw)`` -> answer dict."""
 
+    script = NODE
+    event_key = "event"
+    label = "python node"
+    error = PyNodeError
+
     def __init__(self, host: Host, args: Sequence[str], ready_timeout: float = 120) -> None:
-        self.host = host
-        self.proc: subprocess.Popen[str] = host.python([NODE, "--bind", host.address, *args],
-                                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                                       stderr=subprocess.PIPE, text=True, bufsize=1)
-        self.lines: "queue.Queue[dict[str, Any]]" = queue.Queue()
-        self.events: list[dict[str, Any]] = []
-        self.stderr: list[str] = []
-        self._rid = 0
-        self._answers: dict[int, dict[str, Any]] = {}
-        self._cv = threading.Condition()
-        threading.Thread(target=self._read_out, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
+        super().__init__(host, [self.script, "--bind", host.address, *args], stdin=True)
         self.ready = self.wait_event("ready", timeout=ready_timeout)
-
-    def _read_out(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                continue
-            with self._cv:
-                if "rid" in obj and obj["rid"] is not None:
-                    self._answers[obj["rid"]] = obj
-                else:
-                    self.events.append(obj)
-                self._cv.notify_all()
-
-    def _read_err(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.stderr.append(line.rstrip())
-
-    def log_tail(self, n: int = 40) -> str:
-        return "\n".join(self.stderr[-n:])
-
-    def wait_event(self, name: str, pred: Callable[[dict[str, Any]], bool] = lambda e: True,
-                   timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        with self._cv:
-            while True:
-                for e in self.events:
-                    if e.get("event") == name and pred(e):
-                        return e
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise PyNodeError(f"no {name} event after {timeout} s (exit {self.proc.poll()}):\n"
-                                      f"{self.log_tail()}")
-                self._cv.wait(min(left, 0.5))
-
-    def call(self, op: str, timeout: float = 120, check: bool = True, **kw: Any) -> dict[str, Any]:
-        with self._cv:
-            self._rid += 1
-            rid = self._rid
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"op": op, "rid": rid, **kw}) + "\n")
-        self.proc.stdin.flush()
-        deadline = time.monotonic() + timeout
-        with self._cv:
-            while rid not in self._answers:
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise PyNodeError(f"no answer to {op} after {timeout} s:\n{self.log_tail()}")
-                self._cv.wait(min(left, 0.5))
-            ans = self._answers.pop(rid)
-        if check and not ans.get("ok"):
-            raise PyNodeError(f"{op} failed: {ans.get('error')}\n{self.log_tail(15)}")
-        return ans
 
     def session(self, ctx: str, sid: str) -> dict[str, Any] | None:
         return self.call("get", ctx=ctx, id=sid)["session"]
@@ -112,15 +49,7 @@ class PyNode:
             time.sleep(0.1)
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.call("quit", timeout=20, check=False)
-            except Exception:
-                pass
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.host.kill(self.proc)
+        self.quit()
 
     def kill(self) -> None:
         self.host.kill(self.proc)

@@ -35,5 +35,7 @@ if [ "$need_apt" = 1 ]; then
 fi
 
 python3 -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+# setup.py build_ext by hand needs the setuptools that reads pyproject's SPDX license (pip builds isolated)
+python3 -m pip install -q --upgrade "setuptools>=77" >/dev/null 2>&1 || true
 python3 -m pip install -q -e ".[test]"
 python3 -c "import tribes.fastpath as f; print('setup: fast path', 'enabled (Cython)' if f.ENABLED else 'DISABLED (pure Python)')" 2>/dev/null || true

@@ -78,6 +78,10 @@ class SessionKeeper(SimpleTcpCluster):
     synchronous messages are ACKed only once durable (``tribes keeper`` does this).
     """
 
+    #: a keeper is told to follow every context (they are invited, not a stranger's): no bound; only
+    #: members can make it follow a context at all (docs/faults.md)
+    max_followed_contexts: int | None = None
+
     def __init__(self, channel: Any, store: SessionStore, *, async_delay: float = 0.2,
                  login_policies: dict[str, LoginPolicy] | None = None, **kw: Any) -> None:
         kw.setdefault("follow_all_contexts", True)

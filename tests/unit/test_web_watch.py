@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from typing import Any
 
 import pytest
@@ -107,3 +108,52 @@ def test_watch_table_is_bounded_and_one_shot() -> None:
     t.add("s1", "w3")
     t.drop("w3")
     assert len(t) == 0 and t.pop("s1") == []
+
+
+def test_a_notice_behind_an_answer_applies_after_it() -> None:
+    """The agent may write a change notice right behind a load answer (another worker committed in
+    the same loop turn): the copy made from that answer must be dropped, not kept."""
+    import socket
+    import threading
+
+    from tribes.web.client import _Conn
+    from tribes.web.errors import ProtocolError
+    from tribes.web.protocol import FrameDecoder, encode
+    w, agent = socket.socketpair()
+    replies: list[bytes] = []
+    seen: list[dict[str, Any]] = []
+
+    def fake_agent() -> None:                      # answers each request with the next reply
+        dec = FrameDecoder()
+        while True:
+            data = agent.recv(65536)
+            if not data:
+                return
+            for m in dec.feed(data):
+                seen.append(m)
+                agent.sendall(replies.pop(0))
+
+    t = threading.Thread(target=fake_agent, daemon=True)
+    t.start()
+    try:
+        conn = _Conn(w, 1 << 20)
+        sid = "A" * 32 + ".py1"
+        answer = {"ok": True, "found": True, "id": sid, "renamed": False, "attrs": {"n": j.dumps(1)},
+                  "principal": None, "auth": None, "new": False, "max_inactive": 1800, "watch": True}
+        replies.append(encode(answer) + encode({"op": "changed", "id": sid}))
+        assert conn.load({"op": "load", "ctx": "/app", "id": sid})["found"]
+        assert sid not in conn.copies and seen[-1]["watch"] is True
+        replies.append(encode(answer))              # no notice: the copy is kept
+        conn.load({"op": "load", "ctx": "/app", "id": sid})
+        assert sid in conn.copies and len(seen) == 2
+        assert conn.load({"op": "load", "ctx": "/app", "id": sid})["attrs"]["n"] == j.dumps(1)
+        assert len(seen) == 2                       # served from the copy: the agent was not asked
+        replies.append(encode(answer) + encode(answer))
+        with pytest.raises(ProtocolError):          # two answers to one request (in one read or two)
+            conn.roundtrip({"op": "status"})
+            time.sleep(0.2)
+            conn.poll()
+    finally:
+        w.close()
+        t.join(5)
+        agent.close()

@@ -70,6 +70,8 @@ class _Conn:
         #: session id -> context -> (the load answer it was served with, monotonic time after which
         #: the session may have timed out on the agent: the copy is not used then)
         self.copies: dict[str, dict[str, tuple[dict[str, Any], float]]] = {}
+        #: change notices read behind an answer (applied after the answer is used)
+        self._after: list[dict[str, Any]] = []
 
     def send(self, msg: dict[str, Any]) -> None:
         """A ``noreply`` request: sent, not answered."""
@@ -88,6 +90,7 @@ class _Conn:
 
     def poll(self) -> None:
         """Take in the change notices that arrived since the last request (never waits)."""
+        self.settle()
         while True:
             try:
                 n = self.sock.recv_into(self._rbuf, 0, socket.MSG_DONTWAIT)
@@ -105,13 +108,25 @@ class _Conn:
             n = self.sock.recv_into(self._rbuf)
             if not n:
                 raise ConnectionResetError("the agent closed the connection")
-            got = self.decoder.feed(self._rview[:n])
-            for i, m in enumerate(got):
-                if self._notice(m):
-                    continue
-                if i != len(got) - 1 or self.decoder.buffered:
+            answer: dict[str, Any] | None = None
+            for m in self.decoder.feed(self._rview[:n]):
+                if m.get("op") == "changed":
+                    if answer is None:
+                        self._notice(m)             # a change before the answer: applies now
+                    else:
+                        self._after.append(m)       # after it: once the caller has used the answer
+                elif answer is not None:
                     raise ProtocolError("the agent sent more than one answer")
-                return m
+                else:
+                    answer = m
+            if answer is not None:
+                return answer
+
+    def settle(self) -> None:
+        """Apply the notices that arrived behind the last answer."""
+        after, self._after = self._after, []
+        for m in after:
+            self._notice(m)
 
     def load(self, msg: dict[str, Any]) -> dict[str, Any]:
         sid, ctx = msg.get("id"), msg.get("ctx")
@@ -125,6 +140,7 @@ class _Conn:
         if ans.get("watch") and ans.get("found") and isinstance(sid, str) and ans.get("id") == sid \
                 and isinstance(ctx, str) and isinstance(ans.get("attrs"), dict):
             self._keep(sid, ctx, ans)
+        self.settle()
         return ans
 
     def _keep(self, sid: str, ctx: str, ans: dict[str, Any]) -> None:
@@ -162,6 +178,7 @@ class _Conn:
                     self.touched(msg)
             else:
                 self.copies.pop(str(sid), None)
+        self.settle()
         return ans
 
 

@@ -20,7 +20,7 @@ from tests.interop.hostile_support import ATTACKS, Bed, close_bed, make_bed, run
 pytestmark = pytest.mark.interop
 
 CAP_MIB = 64
-SECONDS = 5.0
+SECONDS = 3.0
 
 
 @pytest.fixture(scope="module")

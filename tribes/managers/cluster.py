@@ -25,6 +25,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
+from tribes.channel import SerializedMessage
 from tribes.io.member import Member
 
 from tribes.managers.receive import DEFAULT_MAX_FOLLOWED_CONTEXTS
@@ -32,6 +33,7 @@ from tribes.managers.receive import guard as receive_guard
 from tribes.ratelimit import RateLimitedLog
 from tribes.managers.delta_manager import DeltaManager, DeltaManagerConfig, Send, SessionEvent, no_context_manager_reply
 from tribes.managers.session import DeltaSession
+from tribes.managers.session_template import encode_template
 from tribes.managers.session_message import (EVT_GET_ALL_SESSIONS, SessionMessage, SessionMessageError,
                                              is_session_message)
 
@@ -401,7 +403,10 @@ class SimpleTcpCluster:
             dests = [destination]
         if not dests:
             return
-        await self.channel.send(dests, msg.to_java(), opts)
+        # the SessionMessageImpl stream from its template (byte-identical to dumps(msg.to_java()),
+        # tribes.managers.session_template); the general writer in the channel for anything else
+        data = encode_template(msg)
+        await self.channel.send(dests, msg.to_java() if data is None else SerializedMessage(data), opts)
 
     async def _sender(self) -> None:
         assert self._queue is not None

@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from tribes.channel import SerializedMessage
 from tribes.javaser import ClassDesc, JavaObject, JavaSerializationError, Limits, dumps, loads
 
 log = logging.getLogger("tribes.managers")
@@ -111,7 +112,11 @@ class SessionMessage:
 
     @classmethod
     def from_java(cls, obj: Any, address: Any = None) -> "SessionMessage":
-        """From a decoded JavaObject of class SessionMessageImpl (raises SessionMessageError)."""
+        """From a decoded JavaObject of class SessionMessageImpl, or from its stream already serialized
+        (a ``SerializedMessage``, as the cluster's send path hands it to the channel); raises
+        SessionMessageError."""
+        if isinstance(obj, SerializedMessage):
+            return cls.decode(obj.data, address=address)
         if not isinstance(obj, JavaObject) or obj.class_name != CLASS_NAME:
             name = obj.class_name if isinstance(obj, JavaObject) else type(obj).__name__
             raise SessionMessageError(f"not a {CLASS_NAME}: {name}")

@@ -119,3 +119,36 @@ def test_cluster_send_passes_the_serialized_stream() -> None:
     assert isinstance(o1, SerializedMessage) and o1.data == dumps(m.to_java())
     assert SessionMessage.from_java(o1) == m == SessionMessage.from_java(loads(o1.data))
     assert not isinstance(o2, SerializedMessage) and SessionMessage.from_java(o2) == odd  # general path
+
+
+def test_template_reencodes_static_membership_vectors() -> None:
+    """tests/vectors/membership/session_messages.json: GET-ALL and NO-CONTEXT-MANAGER from Tomcat 9/10."""
+    import json
+    with open(os.path.join(VEC, "..", "membership", "session_messages.json")) as f:
+        table = json.load(f)
+    seen = 0
+    for version in ("9", "10"):
+        for key in ("no_context_manager", "get_all_sessions_ts_1234567"):
+            data = bytes.fromhex(table[version][key])
+            assert encode_template(SessionMessage.decode(data)) == data, (version, key)
+            seen += 1
+    assert seen == 4
+
+
+@pytest.mark.parametrize("version", ["9", "10"])
+def test_template_reencodes_every_session_message_of_a_tomcat_capture(version: str) -> None:
+    """Every SessionMessageImpl real Tomcat sent in tests/vectors/captures/tomcat<V>-replication.pcap
+    (created, deltas, id change, GET-ALL, ALL-SESSION-DATA, transfer complete) re-encodes to its bytes."""
+    from tribes.capture.decoder import MessageEvent
+    from tribes.capture.pcap import decode_pcap
+    path = os.path.join(VEC, "..", "captures", f"tomcat{version}-replication.pcap")
+    events: set[int] = set()
+    for e in decode_pcap(path):
+        if not isinstance(e, MessageEvent) or e.payload_class != "org.apache.catalina.ha.session.SessionMessageImpl":
+            continue
+        assert e.payload_encoding == "java"
+        data = bytes(e.data.message)
+        m = SessionMessage.decode(data)
+        assert encode_template(m) == data, str(m)
+        events.add(m.event_type)
+    assert {4, 12, 13, 14, 15} <= events, events

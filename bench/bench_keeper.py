@@ -170,7 +170,7 @@ def duplicate_login(lab: Lab, rounds: int, store_dir: str, heap: str) -> dict[st
     """Time from a second login of the same user (on the other node) to the first client's next request
     meeting the login page, with --max-sessions-per-user 1 (newest-wins). Polled every 20 ms."""
     from interop.tomcat.node import Browser
-    tc = TomcatCluster(lab, "10", heap=heap, channel_send_options="6", host_prefix="d", index_base=20)
+    tc = TomcatCluster(lab, "10", heap=heap, channel_send_options="6", host_prefix="d", index_base=120)
     k: KeeperProcess | None = None
     samples: list[float] = []
     try:

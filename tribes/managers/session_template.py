@@ -86,12 +86,22 @@ except Exception as exc:  # pragma: no cover - a javaser change the template doe
     _PREFIX, _BYTE_ARRAY_DESC, _FIRST_HANDLE, _TYPE_STRINGS = b"", b"", 0, ()
     _ENABLED = False
 
+_NULL = bytes([_TC_NULL])
+_TC_STRING_B = bytes([_TC_STRING])
+_ARRAY_HEAD = bytes([_TC_ARRAY]) + _BYTE_ARRAY_DESC
+
 
 def _mutf8(s: str) -> bytes:
     if s.isascii() and "\x00" not in s:
         return s.encode("ascii")
     from tribes.javaser.mutf8 import encode
     return encode(s)
+
+
+def _string(v: str) -> bytes:
+    """A new String: TC_STRING + u2 length + modified UTF-8 (the caller bounded its length)."""
+    enc = v.encode("ascii") if v.isascii() and "\x00" not in v else _mutf8(v)
+    return _TC_STRING_B + _U2.pack(len(enc)) + enc
 
 
 def encode_template(msg: SessionMessage) -> bytes | None:
@@ -111,11 +121,33 @@ def encode_template(msg: SessionMessage) -> bytes | None:
     payload = msg.session
     if payload is not None and (type(payload) is not bytes or len(payload) > MAX_TEMPLATE_PAYLOAD):
         return None
+    ctx, sid, uid = msg.context_name, msg.session_id, msg.unique_id
+    for v in (ctx, sid, uid):
+        if v is not None:
+            if type(v) is not str or len(v) > MAX_TEMPLATE_STRING:
+                return None
+            for t in _TYPE_STRINGS:
+                if v is t:  # the writer refers back to the descriptor's own String
+                    return None
+    prims = _PRIMS.pack(0, evt, ts_v, ts_set)
+    if (ctx is not None and (ctx is sid or ctx is uid)) or (sid is not None and sid is uid):
+        return _encode_shared(prims, ctx, payload, sid, uid)
+    # no String shared by identity: every value is new (handles are not needed)
+    if payload is None:
+        return b"".join((_PREFIX, prims, _NULL if ctx is None else _string(ctx), _NULL,
+                         _NULL if sid is None else _string(sid), _NULL if uid is None else _string(uid)))
+    return b"".join((_PREFIX, prims, _NULL if ctx is None else _string(ctx), _ARRAY_HEAD, _I4.pack(len(payload)),
+                     payload, _NULL if sid is None else _string(sid), _NULL if uid is None else _string(uid)))
+
+
+def _encode_shared(prims: bytes, ctx: str | None, payload: bytes | None, sid: str | None,
+                   uid: str | None) -> bytes:
+    """The same with back-references (TC_REFERENCE) to a String written before, by identity."""
     out = bytearray(_PREFIX)
-    out += _PRIMS.pack(0, evt, ts_v, ts_set)
+    out += prims
     handles: dict[int, int] = {}
     nxt = _FIRST_HANDLE
-    for v in (msg.context_name, payload, msg.session_id, msg.unique_id):
+    for v in (ctx, payload, sid, uid):
         if v is None:
             out.append(_TC_NULL)
             continue
@@ -123,26 +155,17 @@ def encode_template(msg: SessionMessage) -> bytes | None:
         if h is not None:
             out += _REF.pack(_TC_REFERENCE, _BASE_WIRE_HANDLE + h)
             continue
-        if type(v) is bytes:
-            out.append(_TC_ARRAY)
-            out += _BYTE_ARRAY_DESC
+        if isinstance(v, bytes):
+            out += _ARRAY_HEAD
             nxt += 1                    # the byte[] descriptor
             handles[id(v)] = nxt
             nxt += 1
             out += _I4.pack(len(v))
             out += v
             continue
-        if type(v) is not str or len(v) > MAX_TEMPLATE_STRING:
-            return None
-        for t in _TYPE_STRINGS:
-            if v is t:
-                return None
-        enc = _mutf8(v)
         handles[id(v)] = nxt
         nxt += 1
-        out.append(_TC_STRING)
-        out += _U2.pack(len(enc))
-        out += enc
+        out += _string(v)
     return bytes(out)
 
 

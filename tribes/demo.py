@@ -263,7 +263,11 @@ def run_tomcat(n: Narrator, keep: bool = False, sessions: int = 3, web: bool = T
     cluster: Any = None
     node: PyNode | None = None
     try:
-        cluster = TomcatCluster(lab, version="10", jvm_opts=FAST_START_OPTS)
+        # synchronous replication (6) between the Tomcat nodes: with Tomcat's async default (8) the FORM
+        # login's CHANGE_SESSION_ID can be overtaken by the DELTA carrying the principal on its way to the
+        # other Tomcat node, which drops that DELTA: the web part's kill -9 then ends in a new login
+        # (see interop/web/scenario.py SCENARIO_SEND_OPTIONS)
+        cluster = TomcatCluster(lab, version="10", jvm_opts=FAST_START_OPTS, channel_send_options="6")
         for i in (1, 2):
             n.step(f"Starting Tomcat 10.1 node tomcat{i} on {SUBNET}.{i} (DeltaManager, McastService, NioReceiver)")
             t0 = time.monotonic()

@@ -18,7 +18,7 @@ from tribes.managers.session_message import SESSION_MESSAGE_IMPL, SessionMessage
 from tribes.managers.session_template import MAX_TEMPLATE_STRING, encode, encode_template
 
 _SCALE = float(os.environ.get("TRIBES_FUZZ_SCALE", "1"))
-SETTINGS = settings(max_examples=int(600 * _SCALE), deadline=None, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(max_examples=int(300 * _SCALE), deadline=None, suppress_health_check=list(HealthCheck))
 
 VEC = os.path.join(os.path.dirname(__file__), "..", "vectors", "javaser")
 VERSIONS = ["9.0", "10.1"]

@@ -11,7 +11,7 @@ hello      v, pid                                                        v, rout
 load       ctx, id                                                       found, id, renamed, attrs
                                                                          {name: javaser bytes},
                                                                          principal [name, roles] |
-                                                                         nil, auth, new
+                                                                         nil, auth, new, max_inactive (s)
 commit     ctx, id (nil: create), set {name: javaser bytes}, remove      id (nil: invalidated or gone),
            [names], login [name, roles, auth] | nil, logout, rotate,     gone
            invalidate

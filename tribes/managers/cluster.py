@@ -34,7 +34,7 @@ from tribes.ratelimit import RateLimitedLog
 from tribes.managers.delta_manager import DeltaManager, DeltaManagerConfig, Send, SessionEvent, no_context_manager_reply
 from tribes.managers.session import DeltaSession
 from tribes.managers.session_template import encode_template
-from tribes.managers.session_message import (EVT_GET_ALL_SESSIONS, SessionMessage, SessionMessageError,
+from tribes.managers.session_message import (EVT_GET_ALL_SESSIONS, SessionMessage,
                                              is_session_message)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -214,6 +214,7 @@ class SimpleTcpCluster:
         self.managers: dict[str, DeltaManager] = {}
         self.contexts: dict[str, DeltaContext] = {}
         self.listeners: list[Callable[[SessionEvent], None]] = []
+        self.message_listeners: list[Callable[[SessionMessage, Member | None], None]] = []
         self.unknown_context_messages = 0
         self.bad_messages = 0
         self.send_failures = 0
@@ -450,8 +451,27 @@ class SimpleTcpCluster:
         # decoded, checked and delivered by tribes.managers.receive (large payloads off the loop)
         return receive_guard(self).message_received(msg, sender)
 
+    def add_message_listener(self, listener: Callable[[SessionMessage, Member | None], None]) -> None:
+        """Called with every SessionMessage from another member once the managers have handled it
+        (whatever they did with it): a cache of session copies (the web agent) knows what changed."""
+        self.message_listeners.append(listener)
+
+    def remove_message_listener(self, listener: Callable[[SessionMessage, Member | None], None]) -> None:
+        if listener in self.message_listeners:
+            self.message_listeners.remove(listener)
+
     def deliver(self, smsg: SessionMessage, sender: Member | None) -> None:
-        """Route one SessionMessage by context name (null: every manager)."""
+        """Route one SessionMessage by context name (null: every manager), then tell the message listeners."""
+        try:
+            self._route(smsg, sender)
+        finally:
+            for listener in list(self.message_listeners):
+                try:
+                    listener(smsg, sender)
+                except Exception:
+                    log.exception("cluster message listener %r failed", listener)
+
+    def _route(self, smsg: SessionMessage, sender: Member | None) -> None:
         if not receive_guard(self).admit(smsg, sender):  # state requests: members only
             return
         now = now_ms()

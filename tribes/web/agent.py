@@ -109,30 +109,24 @@ class AgentServer:
 
     # -- watches: what changes a session that a worker holds a copy of -------------------------
     def _hook(self) -> None:
-        """Every SessionMessage from another member reaches the managers through
-        ``cluster.deliver``; local expiries and id changes come as session events. Both notify."""
+        """Every SessionMessage from another member comes to the cluster's message listeners once
+        handled; local expiries and id changes come as session events. Both notify."""
         if self._hooked:
             return
         cluster = self.service.cluster
-        inner = cluster.deliver
-
-        def deliver(smsg: Any, sender: Any) -> None:
-            try:
-                inner(smsg, sender)
-            finally:
-                if getattr(smsg, "event_type", None) != EVT_SESSION_ACCESSED:   # access times only
-                    self.changed(getattr(smsg, "session_id", None) or None)
-
-        cluster.deliver = deliver  # type: ignore[method-assign]
+        cluster.add_message_listener(self._on_message)
         cluster.add_listener(self._on_event)
         self._hooked = True
+
+    def _on_message(self, smsg: Any, sender: Any) -> None:
+        if getattr(smsg, "event_type", None) != EVT_SESSION_ACCESSED:   # access times only
+            self.changed(getattr(smsg, "session_id", None) or None)
 
     def _unhook(self) -> None:
         if not self._hooked:
             return
         cluster = self.service.cluster
-        with contextlib.suppress(AttributeError):
-            del cluster.deliver                  # the class's method again
+        cluster.remove_message_listener(self._on_message)
         with contextlib.suppress(ValueError):
             cluster.listeners.remove(self._on_event)
         self._hooked = False

@@ -72,7 +72,7 @@ def last_stats(k: KeeperProcess) -> dict[str, Any]:
 
 
 def throughput(lab: Lab, options: str, rounds: int, seconds: float, connections: int, store_dir: str,
-               heap: str) -> dict[str, Any]:
+               heap: str, synchronous: str = "FULL") -> dict[str, Any]:
     tc = TomcatCluster(lab, "10", heap=heap, channel_send_options=options)
     keeper_host = lab.hosts.get("keep") or lab.add_host("keep", index=60)
     without: list[float] = []
@@ -87,7 +87,7 @@ def throughput(lab: Lab, options: str, rounds: int, seconds: float, connections:
                     without.append(load(lab, [t1, t2], seconds, connections))
                     continue
                 store = os.path.join(store_dir, f"tp{options}-{r}.db")
-                k = KeeperProcess(keeper_host, store, ["--stats-interval", "0.5"])
+                k = KeeperProcess(keeper_host, store, ["--stats-interval", "0.5", "--synchronous", synchronous])
                 try:
                     time.sleep(3)                     # both Tomcat nodes have added it
                     before = last_stats(k)
@@ -103,7 +103,8 @@ def throughput(lab: Lab, options: str, rounds: int, seconds: float, connections:
     finally:
         tc.stop()
     ratios = [w / o for w, o in zip(with_keeper, without)]
-    return {"options": options, "without_keeper_rps": spread(without), "with_keeper_rps": spread(with_keeper),
+    return {"options": options + ("" if synchronous == "FULL" else f" {synchronous}"),
+            "without_keeper_rps": spread(without), "with_keeper_rps": spread(with_keeper),
             "ratio_with_over_without": spread(ratios), "keeper_commits_per_s": spread(commits)}
 
 
@@ -233,6 +234,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=6.0, help="length of one load round")
     ap.add_argument("--connections", type=int, default=8, help="virtual users per Tomcat node")
     ap.add_argument("--heap", default="512m", help="Tomcat -Xmx (about 2g for 100,000 sessions)")
+    ap.add_argument("--synchronous", nargs="+", default=["FULL", "NORMAL"], choices=["FULL", "NORMAL"],
+                    help="the keeper's SQLite synchronous settings to measure with options 6 (8 always FULL)")
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--skip-state", action="store_true")
     ap.add_argument("--json", action="store_true")
@@ -241,8 +244,10 @@ def main() -> None:
     r: dict[str, Any] = {"throughput": [], "state": None}
     with Lab("kpb", "10.77.15") as lab:
         if not a.skip_throughput:
-            for options in ("6", "8"):
-                r["throughput"].append(throughput(lab, options, a.rounds, a.seconds, a.connections, store_dir, a.heap))
+            for options, sync in (("6", "FULL"), ("6", "NORMAL"), ("8", "FULL")):
+                if sync in a.synchronous:
+                    r["throughput"].append(throughput(lab, options, a.rounds, a.seconds, a.connections, store_dir,
+                                                      a.heap, sync))
         if not a.skip_state:
             r["state"] = state_transfer(lab, a.sessions, a.rounds, store_dir, a.heap)
         r["logins"] = duplicate_login(lab, a.rounds, store_dir, a.heap)

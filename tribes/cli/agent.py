@@ -49,13 +49,16 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
         click.echo(f"tribes agent: {exc}", err=True)
         return exc.exit_code
     if cluster is None:
-        click.echo("tribes agent: the configuration has no DeltaManager (<Manager className=...DeltaManager>)",
+        click.echo("tribes agent: the configuration has no session manager (<Manager className=...DeltaManager> "
+                   "or ...BackupManager)",
                    err=True)
         return EXIT_CONFIG
     if tomcat_version:
         cluster.tomcat_version = tomcat_version
         for dm in cluster.managers.values():
             dm.tomcat_version = tomcat_version
+        for bm in cluster.backup_managers.values():
+            bm.tomcat_version = tomcat_version
     if observing is not None:
         observing.attach(_channel, cluster)
     try:
@@ -71,6 +74,8 @@ async def _run(net: NetworkOptions, config_path: str | None, properties: tuple[s
             await cluster.stop()
             return EXIT_NETWORK
     transfers = {n: dm.state_transfer_result for n, dm in cluster.managers.items()}
+    transfers.update((n, f"map {bm.map.state}" if bm.map is not None else "map not started")
+                     for n, bm in cluster.backup_managers.items())
     log.info("joined as %s (jvmRoute %s); session state: %s", cluster.channel.local_member, cluster.jvm_route,
              transfers)
     service = SessionService(cluster, max_write=max_write)

@@ -262,6 +262,8 @@ class BackupManager:
         self.context: Any = None
         self.codec = SessionCodec(self)
         self.listeners: list[Callable[[SessionEvent], None]] = []
+        #: called with a session id whenever another member changed, moved or removed that entry
+        self.change_listeners: list[Callable[[Any], None]] = []
         self.expired_sessions = 0
         self.rejected_sessions = 0
         self._name_re = re.compile(self.config.session_attribute_name_filter) \
@@ -280,6 +282,7 @@ class BackupManager:
         self.map = LazyReplicatedMap(channel, self.map_name, self.codec, rpc_timeout=c.rpc_timeout,
                                      channel_send_options=c.map_send_options, access_timeout=c.access_timeout,
                                      terminate=c.terminate_on_start_failure, tomcat_version=self.tomcat_version)
+        self.map.change_listeners.append(self._changed)
         await self.map.start()
 
     async def stop(self) -> None:
@@ -298,6 +301,36 @@ class BackupManager:
     # -- listeners -------------------------------------------------------------------------------
     def add_listener(self, listener: Callable[[SessionEvent], None]) -> None:
         self.listeners.append(listener)
+
+    def add_change_listener(self, listener: Callable[[Any], None]) -> None:
+        """``listener(session_id)`` for every map message from another member that changed, moved
+        or removed that entry (a diff or full copy, a new primary, a removal): for value caches."""
+        self.change_listeners.append(listener)
+
+    def remove_change_listener(self, listener: Callable[[Any], None]) -> None:
+        if listener in self.change_listeners:
+            self.change_listeners.remove(listener)
+
+    def _changed(self, key: Any) -> None:
+        for listener in list(self.change_listeners):
+            listener(key)
+
+    def is_proxy(self, session_id: str) -> bool:
+        """True when this node holds ``session_id`` only as a proxy (its value lives elsewhere)."""
+        entry = self.map.entry(session_id) if self.map is not None else None
+        return entry is not None and entry.proxy
+
+    def rotate_session_id(self, session: DeltaSession, now: int) -> str:
+        """ManagerBase.changeSessionId (a login): StandardSession.setId removes the old key from the map
+        (REMOVE to every map member) and puts the new one (BACKUP + PROXY)."""
+        old = session.id
+        nid = self.generate_session_id()
+        if old is not None:
+            self._map().remove(old)
+        session.set_id(nid)
+        self._map().put(nid, session)
+        self._fire(SessionEvent("id_changed", self.name, nid, False, old_id=old))
+        return nid
 
     def _fire(self, event: SessionEvent) -> None:
         for listener in list(self.listeners):
@@ -538,11 +571,13 @@ class BackupContext:
         s = bm.find_session(session_id)
         if s is None:
             raise KeyError(f"no session {session_id!r} held in {self.name}")
-        nid = new_id or bm.generate_session_id()
+        if new_id is None:
+            return bm.rotate_session_id(s, self._now())
         bm._map().remove(session_id)
-        s.set_id(nid)
-        bm._map().put(nid, s)
-        return nid
+        s.set_id(new_id)
+        bm._map().put(new_id, s)
+        bm._fire(SessionEvent("id_changed", bm.name, new_id, False, old_id=session_id))
+        return new_id
 
     def add_listener(self, listener: Callable[[SessionEvent], None]) -> None:
         self.backup_manager.add_listener(listener)

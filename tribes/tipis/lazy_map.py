@@ -20,19 +20,23 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from tribes.group.rpc import ALL_REPLY, FIRST_REPLY, RpcChannel
 from tribes.membership.member import Member
 from tribes.ratelimit import RateLimitedLog
-from tribes.tipis.map_message import (MAP_MESSAGE_CLASS, MSG_INIT, MSG_PING, MSG_REMOVE, MSG_START, MSG_STATE,
-                                      MSG_STATE_COPY, MSG_STOP, MapMessage, MapMessageError)
+from tribes.tipis.map_message import (MAP_MESSAGE_CLASS, MSG_BACKUP, MSG_COPY, MSG_INIT, MSG_NOTIFY_MAPMEMBER,
+                                      MSG_PING, MSG_PROXY, MSG_REMOVE, MSG_START, MSG_STATE, MSG_STATE_COPY, MSG_STOP,
+                                      MapMessage, MapMessageError)
 from tribes.tipis.replicated_map import (DESTROYED, INITIALIZED, STATETRANSFERRED, Action, MapEntry, MapValueHandler,
                                          Publish, ReplicatedMapCore, Send)
 from tribes.transport.errors import ChannelException
 
 log = logging.getLogger("tribes.tipis")
 _rl = RateLimitedLog(log)
+
+#: message types that change, move or remove an entry held here (ACCESS only refreshes idle time)
+_CHANGES = frozenset({MSG_BACKUP, MSG_COPY, MSG_PROXY, MSG_REMOVE, MSG_NOTIFY_MAPMEMBER})
 
 __all__ = ["LazyReplicatedMap", "now_ms"]
 
@@ -98,6 +102,9 @@ class LazyReplicatedMap:
         self.init_ms: float | None = None
         #: where start() spent its time (ms): init_rpc_ms, state_ms (state_rpc_ms: the reply's wait), start_rpc_ms
         self.phases: dict[str, Any] = {}
+        #: called with the key of every entry another member changed, moved or removed (BACKUP, COPY,
+        #: PROXY, REMOVE, NOTIFY_MAPMEMBER): a cache of values (the web agent) knows what is stale
+        self.change_listeners: list[Callable[[Any], None]] = []
 
     @property
     def map_name(self) -> str:
@@ -407,6 +414,13 @@ class LazyReplicatedMap:
         self._run(self.core.handle(mm, sender, now_ms()))
         if mm.member_versions:
             self._check_versions()
+        if self.change_listeners and mm.msgtype in _CHANGES:
+            key = mm.key()
+            for listener in list(self.change_listeners):
+                try:
+                    listener(key)
+                except Exception:
+                    log.exception("map %s: change listener %r failed", self.map_name, listener)
 
     # -- RpcCallback ------------------------------------------------------------------------------------
     def reply_request(self, msg: Any, sender: Member) -> Any:

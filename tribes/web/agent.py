@@ -72,6 +72,8 @@ class AgentServer:
         #: the connection whose request is being handled (its own changes do not notify it)
         self._current: _WorkerProtocol | None = None
         self._hooked = False
+        #: fetches of BackupManager proxies in flight (SessionService.prepare)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def _clear_stale(self) -> None:
         try:
@@ -110,13 +112,19 @@ class AgentServer:
     # -- watches: what changes a session that a worker holds a copy of -------------------------
     def _hook(self) -> None:
         """Every SessionMessage from another member comes to the cluster's message listeners once
-        handled; local expiries and id changes come as session events. Both notify."""
+        handled; every map message that changed a BackupManager entry comes to that manager's change
+        listeners; local expiries and id changes come as session events. All of them notify."""
         if self._hooked:
             return
         cluster = self.service.cluster
         cluster.add_message_listener(self._on_message)
         cluster.add_listener(self._on_event)
+        for bm in cluster.backup_managers.values():
+            bm.add_change_listener(self._on_map_change)
         self._hooked = True
+
+    def _on_map_change(self, key: Any) -> None:
+        self.changed(key if isinstance(key, str) else None)
 
     def _on_message(self, smsg: Any, sender: Any) -> None:
         if getattr(smsg, "event_type", None) != EVT_SESSION_ACCESSED:   # access times only
@@ -127,6 +135,8 @@ class AgentServer:
             return
         cluster = self.service.cluster
         cluster.remove_message_listener(self._on_message)
+        for bm in cluster.backup_managers.values():
+            bm.remove_change_listener(self._on_map_change)
         with contextlib.suppress(ValueError):
             cluster.listeners.remove(self._on_event)
         self._hooked = False
@@ -149,6 +159,8 @@ class AgentServer:
 
     async def stop(self) -> None:
         self._unhook()
+        for task in list(self._tasks):
+            task.cancel()
         if self.server is not None:
             self.server.close()
             for t in list(self._transports):
@@ -185,7 +197,8 @@ class _WorkerProtocol(asyncio.BufferedProtocol):
     all in ``buffer_updated`` (no stream reader/writer, no task per connection). Reads go into one
     64 KiB buffer per connection (``recv_into``): the default transport allocates 256 KiB per read,
     which costs more than a whole small request. A request with ``noreply`` (a read-only request's
-    access) is handled and not answered."""
+    access) is handled and not answered. A request on a BackupManager session held here only as a
+    proxy waits for its fetch (a task; reading pauses meanwhile, so answers keep request order)."""
 
     def __init__(self, server: AgentServer) -> None:
         self.server = server
@@ -193,6 +206,10 @@ class _WorkerProtocol(asyncio.BufferedProtocol):
         self.pid = -1
         self.dec = FrameDecoder(server.max_frame)
         self._buf = memoryview(bytearray(65536))
+        self._fetching = False
+        self._write_paused = False
+        #: requests that came behind one waiting for a fetch, answered after it in order
+        self._backlog: list[dict[str, Any]] = []
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._buf
@@ -230,33 +247,81 @@ class _WorkerProtocol(asyncio.BufferedProtocol):
             self.server.badlog.warn("frame", "closed the connection of worker pid %d: %s", self.pid, exc)
             t.close()
             return
-        srv = self.server
-        service = srv.service
+        if self._fetching:                 # answers go out in request order: after the fetch
+            self._backlog.extend(msgs)
+            return
+        self._run(msgs)
+
+    def _run(self, msgs: list[dict[str, Any]], prepared: bool = False) -> None:
+        """Answer ``msgs`` in order. A request that must first fetch a BackupManager proxy stops the
+        run: reading pauses, the fetch runs as a task, and the run goes on from that request."""
+        t = self.transport
+        if t is None or t.is_closing():
+            return
         out: list[bytes] = []
-        for msg in msgs:
-            srv._current = self
-            try:
-                ans = service.handle(msg)
-            except Exception as exc:  # noqa: BLE001 - a bug must not kill the agent
-                log.exception("agent request %r failed", msg.get("op"))
-                ans = {"ok": False, "code": "internal", "error": f"{type(exc).__name__}: {exc}"}
-            finally:
-                srv._current = None
-            if ans.get("ok"):
-                op = msg.get("op")
-                if op == "commit" and not msg.get("access"):
-                    # this worker changed the session: the others' copies are old now
-                    srv.changed(msg.get("id"), exclude=self)
-                if msg.get("watch") is True and op in ("load", "commit") and ans.get("id") \
-                        and (op == "commit" or ans.get("found")):
-                    evicted = srv.watches.add(ans["id"], self)
-                    if evicted is not None:
-                        self.notify(evicted)
-                    ans["watch"] = True
+        for i, msg in enumerate(msgs):
+            if not (prepared and i == 0):
+                try:
+                    pending = self.server.service.prepare(msg)
+                except Exception:  # noqa: BLE001 - answered by handle below
+                    log.exception("agent request %r: prepare failed", msg.get("op"))
+                    pending = None
+                if pending is not None:
+                    self._write(out)
+                    self._fetching = True
+                    self._backlog = list(msgs[i:])
+                    t.pause_reading()
+                    task = asyncio.get_running_loop().create_task(self._fetch(pending))
+                    self.server._tasks.add(task)
+                    task.add_done_callback(self.server._tasks.discard)
+                    return
+            ans = self._answer(msg)
             if msg.get("noreply") is not True:
                 out.append(encode(ans))
-        if out and not t.is_closing():
+        self._write(out)
+
+    async def _fetch(self, pending: Any) -> None:
+        try:
+            await pending
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the request is answered from what is held here
+            log.warning("could not fetch a proxied session for worker pid %d: %s: %s", self.pid,
+                        type(exc).__name__, exc)
+        self._fetching = False
+        msgs, self._backlog = self._backlog, []
+        self._run(msgs, prepared=True)
+        t = self.transport
+        if not self._fetching and t is not None and not t.is_closing() and not self._write_paused:
+            t.resume_reading()
+
+    def _write(self, out: list[bytes]) -> None:
+        t = self.transport
+        if out and t is not None and not t.is_closing():
             t.write(out[0] if len(out) == 1 else b"".join(out))
+
+    def _answer(self, msg: dict[str, Any]) -> dict[str, Any]:
+        srv = self.server
+        srv._current = self
+        try:
+            ans = srv.service.handle(msg)
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the agent
+            log.exception("agent request %r failed", msg.get("op"))
+            ans = {"ok": False, "code": "internal", "error": f"{type(exc).__name__}: {exc}"}
+        finally:
+            srv._current = None
+        if ans.get("ok"):
+            op = msg.get("op")
+            if op == "commit" and not msg.get("access"):
+                # this worker changed the session: the others' copies are old now
+                srv.changed(msg.get("id"), exclude=self)
+            if msg.get("watch") is True and op in ("load", "commit") and ans.get("id") \
+                    and (op == "commit" or ans.get("found")):
+                evicted = srv.watches.add(ans["id"], self)
+                if evicted is not None:
+                    self.notify(evicted)
+                ans["watch"] = True
+        return ans
 
     def notify(self, sid: str | None) -> None:
         """A ``changed`` notice; a worker that lets its notices pile up unread is disconnected (it
@@ -272,11 +337,13 @@ class _WorkerProtocol(asyncio.BufferedProtocol):
             t.abort()
 
     def pause_writing(self) -> None:            # a worker that sends without reading: stop reading it
+        self._write_paused = True
         if self.transport is not None:
             self.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
+        self._write_paused = False
+        if self.transport is not None and not self.transport.is_closing() and not self._fetching:
             self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:

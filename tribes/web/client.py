@@ -473,6 +473,12 @@ class EmbeddedMember:
         return self.info
 
     async def _handle(self, msg: dict[str, Any]) -> dict[str, Any]:
+        pending = self.service.prepare(msg)     # a BackupManager proxy: fetched first
+        if pending is not None:
+            try:
+                await pending
+            except Exception as exc:  # noqa: BLE001 - answered from what is held here
+                log.warning("could not fetch a proxied session: %s: %s", type(exc).__name__, exc)
         return self.service.handle(msg)  # type: ignore[no-any-return]
 
     def call(self, msg: dict[str, Any]) -> dict[str, Any]:

@@ -10,17 +10,22 @@ rename here). An id that JvmRouteBinderValve renamed (same 32 hex characters, an
 ``rename_window`` ms is served under its new id (``renamed``), so requests still carrying the old
 cookie are not logged out; a rename that changes the hex part (a login: session fixation) is never
 followed.
+
+Contexts with a BackupManager are served the same way. A session this node holds only as a proxy
+(its value lives on its primary and backup) is fetched first, as a Tomcat request would fetch it
+(RETRIEVE_BACKUP; this node becomes its primary): :meth:`SessionService.prepare` returns that
+fetch, to be awaited before :meth:`SessionService.handle` answers.
 """
 from __future__ import annotations
 
 import logging
 import re
 import time
-from typing import Any
+from typing import Any, Awaitable
 
 from tribes.javaser import JavaSerializationError, dumps, loads
 from tribes.managers.cluster import SimpleTcpCluster, now_ms
-from tribes.managers.delta_manager import SessionEvent, TooManyActiveSessionsException
+from tribes.managers.delta_manager import DeltaManager, SessionEvent, TooManyActiveSessionsException
 from tribes.managers.principal import Principal, principal_name
 from tribes.managers.session import DeltaSession
 from tribes.ratelimit import RateLimitedLog
@@ -98,6 +103,39 @@ class SessionService:
             seen += 1
         return new
 
+    # -- managers -----------------------------------------------------------------------------
+    def _manager(self, ctxname: str) -> Any:
+        """The context's DeltaManager or BackupManager (both offer get_session, create_session,
+        rotate_session_id, invalidate and end_request); None when the node does not manage it."""
+        dm = self.cluster.managers.get(ctxname)
+        if dm is None:
+            dm = self.cluster.backup_managers.get(ctxname)
+        return dm
+
+    def _pump(self, dm: Any) -> None:
+        if isinstance(dm, DeltaManager):   # a BackupManager's map sends through its own queue
+            self.cluster._pump(dm)
+
+    def _counts(self) -> dict[str, int]:
+        out = {n: len(dm.sessions) for n, dm in self.cluster.managers.items()}
+        out.update((n, len(bm.sessions)) for n, bm in self.cluster.backup_managers.items())
+        return out
+
+    def prepare(self, msg: dict[str, Any]) -> Awaitable[Any] | None:
+        """What must be awaited before ``handle(msg)`` can answer: the fetch of a session that a
+        BackupManager context holds here only as a proxy (RETRIEVE_BACKUP from its backup, after
+        which this node is its primary). None when ``handle`` can answer at once (every
+        DeltaManager request, and any request that is not for a proxy)."""
+        if not self.cluster.backup_managers or msg.get("op") not in ("load", "commit"):
+            return None
+        ctx, sid = msg.get("ctx"), msg.get("id")
+        if not isinstance(ctx, str) or not isinstance(sid, str) or not SESSION_ID_RE.fullmatch(sid):
+            return None
+        bm = self.cluster.backup_managers.get(self.cluster.manager_name(ctx))
+        if bm is None or not bm.is_proxy(sid):
+            return None
+        return bm.load(sid)   # type: ignore[no-any-return]
+
     # -- requests -----------------------------------------------------------------------------
     def handle(self, msg: dict[str, Any]) -> dict[str, Any]:
         why = check_request(msg)
@@ -116,9 +154,9 @@ class SessionService:
         if op == "status":
             return {"ok": True, "route": self.cluster.jvm_route,
                     "members": [getattr(m, "name", str(m)) for m in self.cluster.channel.members()],
-                    "sessions": {n: len(dm.sessions) for n, dm in self.cluster.managers.items()}}
+                    "sessions": self._counts()}
         ctxname = self.cluster.manager_name(msg["ctx"])
-        dm = self.cluster.managers.get(ctxname)
+        dm = self._manager(ctxname)
         if dm is None:
             return {"ok": False, "code": "unknown_context",
                     "error": f"the agent does not manage {ctxname!r}: start it with --context {msg['ctx']}"}
@@ -127,7 +165,7 @@ class SessionService:
         return self._commit(ctxname, msg)
 
     def _find(self, ctxname: str, sid: str, now: int) -> tuple[DeltaSession | None, bool]:
-        dm = self.cluster.managers[ctxname]
+        dm = self._manager(ctxname)
         if not SESSION_ID_RE.fullmatch(sid):
             return None, False
         s = dm.get_session(sid, now)
@@ -137,7 +175,7 @@ class SessionService:
             if new is not None:
                 s = dm.get_session(new, now)
                 renamed = s is not None
-        self.cluster._pump(dm)
+        self._pump(dm)
         return s, renamed
 
     def _load(self, ctxname: str, sid: str) -> dict[str, Any]:
@@ -165,7 +203,7 @@ class SessionService:
                 "principal": principal, "auth": auth, "new": False, "max_inactive": s.max_inactive_interval}
 
     def _commit(self, ctxname: str, msg: dict[str, Any]) -> dict[str, Any]:
-        dm = self.cluster.managers[ctxname]
+        dm = self._manager(ctxname)
         sets: dict[str, bytes] = msg.get("set") or {}
         size = sum(len(k) + len(v) for k, v in sets.items())
         if size > self.max_write:
@@ -219,7 +257,7 @@ class SessionService:
         finally:
             if s.is_valid and s.id is not None:
                 dm.end_request(s.id, now_ms())
-            self.cluster._pump(dm)
+            self._pump(dm)
 
 
 def monotonic_ms() -> int:

@@ -271,3 +271,27 @@ def test_cli_observe_options_refuse_bad_values(command: str) -> None:
     assert r.exit_code == 2 and "ADDR:PORT" in r.output
     r = CliRunner().invoke(cli, [command, *extra, "--http", "127.0.0.1:8090", "--http-actions"])
     assert r.exit_code == 2 and "--http-auth" in r.output
+
+
+def test_members_by_kind_python_payload_and_tomcat() -> None:
+    """A Python node announces ``tribes-python/<version>`` as its member payload (Tomcat's nodes an
+    empty one), so metrics and the dashboard tell the two kinds apart."""
+    from tribes.io.member import PYTHON_PAYLOAD_PREFIX, member_kind, python_payload
+    from tribes.membership.mcast import McastService
+    svc = McastService(wait_for_members=False)
+    local = svc.set_local_member(bytes([10, 0, 0, 9]), 4000)
+    assert local.payload == python_payload() and local.payload.startswith(PYTHON_PAYLOAD_PREFIX)
+    assert McastService(payload=b"mine", wait_for_members=False).set_local_member(
+        bytes([10, 0, 0, 9]), 4000).payload == b"mine", "a configured payload wins"
+    ob, ch, _ = node(with_sessions=False)
+    tomcat = member(2)
+    import dataclasses
+    py = dataclasses.replace(member(3), payload=python_payload())
+    ch.join(tomcat)
+    ch.join(py)
+    fams, _ = scrape(ob)
+    kinds = {(s.labels["kind"], s.labels["version"]): s.value for s in samples(fams, "tribes_members")}
+    assert kinds == {("tomcat", "unknown"): 1, ("python", member_kind(py)[1]): 1}, kinds
+    assert {r.label: r.kind for r in ob.members.values()} == {"10.0.0.2:4000": "tomcat", "10.0.0.3:4000": "python"}
+    joined = [e for e in ob.events if e["kind"] == "member" and e["event"] == "joined"]
+    assert {e["memberKind"] for e in joined} == {"tomcat", "python"}

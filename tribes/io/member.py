@@ -12,6 +12,7 @@ carries as the sender address. Layout (declared with ``construct`` in ``tribes.i
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,7 +23,8 @@ from tribes.io.layouts import TRIBES_MBR_BEGIN, TRIBES_MBR_END, MemberPacket
 
 __all__ = [
     "Member", "encode_member", "decode_member", "MemberDecodeError", "MemberPacket",
-    "SHUTDOWN_PAYLOAD", "TRIBES_MBR_BEGIN", "TRIBES_MBR_END", "host_bytes",
+    "SHUTDOWN_PAYLOAD", "TRIBES_MBR_BEGIN", "TRIBES_MBR_END", "host_bytes", "PYTHON_PAYLOAD_PREFIX",
+    "python_payload", "member_kind",
 ]
 
 #: the decoded fields of a member packet, as the fast path returns them:
@@ -31,6 +33,32 @@ MemberFields = tuple[int, int, int, int, bytes, bytes, bytes, bytes, bytes]
 
 #: Member.SHUTDOWN_PAYLOAD: the command of the last packet of a stopping node.
 SHUTDOWN_PAYLOAD = b"BABY-ALEX"
+
+#: The payload a Python node announces when none is configured (Tomcat's nodes announce an empty one,
+#: and nothing in Tomcat reads it): ``tribes-python/<version>``. It tells Python members from Tomcat
+#: ones in metrics and on the dashboard; a configured ``payload`` replaces it.
+PYTHON_PAYLOAD_PREFIX = b"tribes-python/"
+
+
+@functools.lru_cache(maxsize=1)
+def python_payload() -> bytes:
+    """``tribes-python/<this package's version>`` (``unknown`` when run from a checkout without metadata)."""
+    try:
+        from importlib.metadata import version
+        v = version("tribes")
+    except Exception:  # noqa: BLE001
+        v = "unknown"
+    return PYTHON_PAYLOAD_PREFIX + v.encode("ascii", "replace")[:32]
+
+
+def member_kind(member: Any) -> tuple[str, str]:
+    """``("python", version)`` for a member announcing ``python_payload()``, else ``("tomcat", "unknown")``:
+    the wire says nothing else about what runs a member (a Python node with a configured payload of
+    its own counts as Tomcat here)."""
+    p = bytes(getattr(member, "payload", b"") or b"")
+    if p.startswith(PYTHON_PAYLOAD_PREFIX):
+        return "python", p[len(PYTHON_PAYLOAD_PREFIX):].decode("ascii", "replace") or "unknown"
+    return "tomcat", "unknown"
 
 
 def host_bytes(host: str | bytes) -> bytes:

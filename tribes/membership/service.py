@@ -22,7 +22,7 @@ import time
 from typing import AsyncIterator, Callable
 
 from tribes.channel import MBR_RX_SEQ, MBR_TX_SEQ, Channel, MembershipListener, new_unique_id
-from tribes.io.member import Member
+from tribes.io.member import Member, python_payload
 from tribes.membership.membership import MemberEvent, MemberEventKind, Membership
 
 __all__ = [
@@ -79,7 +79,9 @@ class MembershipService:
         """Set the identity announced by this node (Tomcat: ``setLocalMemberProperties``).
 
         A new random uniqueId is drawn only the first time (or when ``unique_id`` is given);
-        later calls keep the id so the node's identity survives reconfiguration.
+        later calls keep the id so the node's identity survives reconfiguration. With no ``payload``
+        the member announces ``tribes.io.member.python_payload()`` (``tribes-python/<version>``), so
+        other members can tell a Python node from a Tomcat one.
         """
         if len(host) not in (4, 16):
             raise ValueError(f"host must be 4 (IPv4) or 16 (IPv6) raw bytes, got {len(host)}")
@@ -88,7 +90,8 @@ class MembershipService:
         if len(unique_id) != 16:
             raise ValueError(f"unique_id must be 16 bytes, got {len(unique_id)}")
         self._local = Member(host=bytes(host), port=port, secure_port=secure_port, udp_port=udp_port,
-                             unique_id=bytes(unique_id), domain=bytes(domain), payload=bytes(payload))
+                             unique_id=bytes(unique_id), domain=bytes(domain),
+                             payload=bytes(payload) or python_payload())
         self.membership.local = self._local
         return self._local
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Sequence
 
 from tribes.channel import ChannelException, ChannelInterceptor, SendOptions
+from tribes.io.member import member_kind
 
 if TYPE_CHECKING:  # pragma: no cover
     from tribes.io.channel_data import ChannelData
@@ -163,7 +164,7 @@ class MemberRecord:
     state: str                  # "alive", "left" (graceful), "failed"
     since: float                # epoch seconds of the last change
     first_seen: float
-    kind: str = "unknown"       # "python" (this node) / "tomcat" / "unknown"
+    kind: str = "unknown"       # "python" / "tomcat" (tribes.io.member.member_kind) / "unknown"
     version: str = "unknown"
     domain: str = ""
 
@@ -338,11 +339,14 @@ class Observer:
         if rec is None:
             if len(self.members) >= MAX_PEERS:
                 self._forget_departed()
+            kind, version = member_kind(m)
             rec = self.members[label] = MemberRecord(label, getattr(m, "name", label), "alive", now, now,
-                                                     domain=_domain(m))
+                                                     kind=kind, version=version, domain=_domain(m))
         else:
             rec.state, rec.since = "alive", now
-        self._record("member", {"event": "joined", "member": label})
+            rec.kind, rec.version = member_kind(m)
+        self._record("member", {"event": "joined", "member": label, "memberKind": rec.kind,
+                                "memberVersion": rec.version})
 
     def member_disappeared(self, m: Member) -> None:
         now = self.clock()
@@ -352,8 +356,9 @@ class Observer:
         self.leaves[reason] += 1
         rec = self.members.get(label)
         if rec is None:
+            kind, version = member_kind(m)
             rec = self.members[label] = MemberRecord(label, getattr(m, "name", label), "alive", now, now,
-                                                     domain=_domain(m))
+                                                     kind=kind, version=version, domain=_domain(m))
         rec.state, rec.since = ("left" if graceful else "failed"), now
         self._record("member", {"event": "left" if graceful else "failed", "member": label})
 

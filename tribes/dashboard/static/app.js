@@ -94,8 +94,9 @@
     if (e.kind === "member") {
       const state = e.event === "joined" ? "alive" : e.event;
       const m = S.members.find((x) => x.member === e.member);
-      if (m) { m.state = state; m.since = e.time; }
-      else S.members.push({ member: e.member, state: state, since: e.time, kind: "unknown", version: "unknown" });
+      if (m) { m.state = state; m.since = e.time; if (e.memberKind) { m.kind = e.memberKind; m.version = e.memberVersion; } }
+      else S.members.push({ member: e.member, state: state, since: e.time, kind: e.memberKind || "unknown",
+                            version: e.memberVersion || "unknown" });
       renderMembers();
     } else if (e.kind === "session" || e.kind === "operator") {
       loadUsers();

@@ -38,6 +38,7 @@ def test_metrics_against_two_tomcat_nodes(lab: Lab) -> None:
         node = ObservedNode(lab.add_host("py", index=50))
         fams = wait_metric(lab, node, lambda f: value(f, "tribes_members") == 2, 60, "two members")
         assert value(fams, "tribes_node_info", role="join") == 1
+        assert value(fams, "tribes_members", kind="tomcat") == 2, "both Tomcat nodes counted as kind=tomcat"
         a1, a2 = f"{t1.address}:4000", f"{t2.address}:4000"
         created0 = value(fams, CREATED, "_total", context="/app")
         delta0 = value(fams, DELTA, "_total", context="/app")

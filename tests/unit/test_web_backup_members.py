@@ -141,9 +141,12 @@ def test_agent_serves_backup_manager_contexts() -> None:
             assert ans["ok"] and ans["id"] and ans["id"] != sid, ans
             new = ans["id"]
             assert new.endswith(".py0")
-            await agent.flush()
-            await until(lambda: new in clusters[1].backup_managers["localhost#/app"].map.entries
-                        and sid not in clusters[1].backup_managers["localhost#/app"].map.entries)
+            # answered only once the map's synchronous sends (mapSendOptions 6) are done, as Tomcat
+            # answers after its ReplicationValve: the others hold the new key and no longer the old one
+            others = [cl.backup_managers["localhost#/app"].map.entries for cl in clusters[1:]]
+            assert all(new in e and sid not in e for e in others), "answered before the replication was done"
+            held = [e[new].value for e in others if e[new].role == "backup"]
+            assert len(held) == 1 and held[0].attributes["n"] == 9 and held[0].principal is not None
             got = await ctx_b.load(new)
             assert got is not None and got.attributes["n"] == 9 and got.attributes["cart"] == 4
             assert got.principal is not None
@@ -151,14 +154,59 @@ def test_agent_serves_backup_manager_contexts() -> None:
             # a session the worker creates is a primary here with a backup elsewhere
             ans = await conn.call({"op": "commit", "ctx": "/app", "id": None, "set": {"x": dumps("y")}})
             assert ans["ok"] and bm.map.entries[ans["id"]].role == "primary"
-            await agent.flush()
-            await until(lambda: sorted(cl.manager("/app").role(ans["id"]) or "" for cl in clusters[1:])
-                        == ["backup", "proxy"])
+            assert sorted(cl.manager("/app").role(ans["id"]) or "" for cl in clusters[1:]) == ["backup", "proxy"]
 
             # an id nobody holds: not found, and nothing is fetched
             unknown = "0" * 32 + ".py1"
             assert service.prepare({"op": "load", "ctx": "/app", "id": unknown}) is None
             assert (await conn.call({"op": "load", "ctx": "/app", "id": unknown}))["found"] is False
+            conn.writer.close()
+        finally:
+            if server is not None:
+                await server.stop()
+            for c in clusters:
+                await c.stop()
+            for ch in chans:
+                await ch.stop()
+    asyncio.run(go())
+
+
+def test_agent_answers_a_commit_after_its_synchronous_replication() -> None:
+    """DeltaManager with channelSendOptions 6: the commit's DELTA is ACKed by the other member before
+    the worker gets its answer (Tomcat's ReplicationValve sends before the response completes)."""
+    from tribes.managers.cluster import SimpleTcpCluster as Cluster
+
+    async def go() -> None:
+        chans = [channel() for _ in range(2)]
+        clusters = [Cluster(ch, jvm_route=f"py{i}", channel_send_options=6) for i, ch in enumerate(chans)]
+        for c in clusters:
+            c.manager("/app")
+        for ch in chans:
+            await ch.start()
+        chans[0].membership_service.add_member(chans[1].local_member)  # type: ignore[attr-defined]
+        chans[1].membership_service.add_member(chans[0].local_member)  # type: ignore[attr-defined]
+        await asyncio.sleep(0.1)
+        tmp = tempfile.mkdtemp(prefix="tribes-wd-")
+        path = os.path.join(tmp, "agent.sock")
+        server = None
+        try:
+            for c in clusters:
+                await c.start(state_transfer=False)                   # two new nodes: no state to take
+            server = AgentServer(SessionService(clusters[0]), path, mode=0o600)
+            await server.start()
+            conn = await Conn.open(path)
+            other = clusters[1].managers["localhost#/app"]
+            ans = await conn.call({"op": "commit", "ctx": "/app", "id": None, "set": {"n": dumps(JavaInteger(1))}})
+            sid = ans["id"]
+            assert sid in other.sessions, "answered before the CREATED message was ACKed"
+            for i in range(2, 12):
+                # a pipelined read behind each write is answered after it, in order
+                conn.send({"op": "commit", "ctx": "/app", "id": sid, "set": {"n": dumps(JavaInteger(i))}},
+                          {"op": "load", "ctx": "/app", "id": sid})
+                first, second = await conn.answer(), await conn.answer()
+                assert first["ok"] and first["id"] == sid and "found" not in first, first
+                assert other.sessions[sid].attributes["n"] == i, "answered before the DELTA was ACKed"
+                assert second["found"] and loads(second["attrs"]["n"]) == i
             conn.writer.close()
         finally:
             if server is not None:

@@ -380,6 +380,8 @@ class SimpleTcpCluster:
     def enqueue(self, item: Send) -> None:
         if self._queue is None:
             log.debug("cluster not started: %s not sent", item.message)
+            if item.on_done is not None:
+                item.on_done(RuntimeError("the cluster is not started"))
             return
         self._queue.put_nowait(item)
 
@@ -433,15 +435,23 @@ class SimpleTcpCluster:
                 self._queue.task_done()
 
     async def _send_item(self, item: Send) -> None:
+        error: BaseException | None = None
         try:
             await self.send(item.message, item.destination, item.options)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("sent %s to %s (options %s)", item.message,
                           getattr(item.destination, "name", "all members"), item.options)
         except Exception as exc:
+            error = exc
             self.send_failures += 1
             _send_log.warn("send_failed", "sending %s to %s failed: %s", item.message,
                            getattr(item.destination, "name", "all members"), exc)
+        finally:
+            if item.on_done is not None:
+                try:
+                    item.on_done(error)
+                except Exception:  # noqa: BLE001 - a waiter must not break the sender
+                    log.exception("send completion callback failed")
 
     # -- ChannelListener (ClusterSessionListener) -----------------------------------------------
     def accept(self, msg: Any, sender: Member) -> bool:

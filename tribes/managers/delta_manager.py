@@ -124,6 +124,9 @@ class Send:
     #: builds ``message.session`` from a snapshot (ALL_SESSION_DATA): CPU-heavy, so the I/O layer
     #: may run it in a worker thread; ``materialize()`` runs it here
     build: Callable[[], bytes] | None = None
+    #: called once the I/O layer is done with the send (None, or the error it failed with): a
+    #: request that must wait for its synchronous replication, as Tomcat's does, waits for this
+    on_done: Callable[[BaseException | None], None] | None = None
 
     def materialize(self) -> SessionMessage:
         if self.build is not None:

@@ -93,7 +93,7 @@ class LazyReplicatedMap:
         self.rpc_channel: RpcChannel | None = None
         self.send_failures = 0
         self.mixed_versions_logged = False
-        self._queue: asyncio.Queue[Action | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[Action | asyncio.Future[None] | None] = asyncio.Queue()
         self._sender: asyncio.Task[None] | None = None
         self._ping: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -251,6 +251,9 @@ class LazyReplicatedMap:
                     return
                 if isinstance(item, Publish):
                     await self._publish(item.key)
+                elif isinstance(item, asyncio.Future):
+                    if not item.done():         # a barrier: everything queued before it is sent
+                        item.set_result(None)
                 else:
                     await self._send(item)
             except asyncio.CancelledError:
@@ -322,6 +325,16 @@ class LazyReplicatedMap:
             self._queue.put_nowait(send)
             return True
         return False
+
+    def barrier(self) -> "asyncio.Future[None]":
+        """Done once every send queued so far has been made (and ACKed, with synchronous send
+        options): a request that must wait for its replication, as Tomcat's does, awaits it."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._sender is None or self._sender.done():
+            fut.set_result(None)                # nothing sends: nothing to wait for
+        else:
+            self._queue.put_nowait(fut)
+        return fut
 
     def get_local(self, key: Any) -> Any:
         """The value if this node holds it (primary, or backup/copy: made primary here); None for a proxy."""

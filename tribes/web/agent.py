@@ -253,44 +253,59 @@ class _WorkerProtocol(asyncio.BufferedProtocol):
         self._run(msgs)
 
     def _run(self, msgs: list[dict[str, Any]], prepared: bool = False) -> None:
-        """Answer ``msgs`` in order. A request that must first fetch a BackupManager proxy stops the
-        run: reading pauses, the fetch runs as a task, and the run goes on from that request."""
+        """Answer ``msgs`` in order. A request that must first fetch a BackupManager proxy, or whose
+        answer must wait for its synchronous replication, stops the run: reading pauses, the wait
+        runs as a task, and the run goes on from there (answers keep request order)."""
         t = self.transport
         if t is None or t.is_closing():
             return
+        service = self.server.service
         out: list[bytes] = []
         for i, msg in enumerate(msgs):
             if not (prepared and i == 0):
                 try:
-                    pending = self.server.service.prepare(msg)
+                    pending = service.prepare(msg)
                 except Exception:  # noqa: BLE001 - answered by handle below
                     log.exception("agent request %r: prepare failed", msg.get("op"))
                     pending = None
                 if pending is not None:
                     self._write(out)
-                    self._fetching = True
-                    self._backlog = list(msgs[i:])
-                    t.pause_reading()
-                    task = asyncio.get_running_loop().create_task(self._fetch(pending))
-                    self.server._tasks.add(task)
-                    task.add_done_callback(self.server._tasks.discard)
+                    self._defer(pending, list(msgs[i:]), None, prepared=True)
                     return
             ans = self._answer(msg)
-            if msg.get("noreply") is not True:
-                out.append(encode(ans))
+            wait = service.take_wait()
+            frame = encode(ans) if msg.get("noreply") is not True else None
+            if wait is not None:
+                self._write(out)
+                self._defer(wait, list(msgs[i + 1:]), frame, prepared=False)
+                return
+            if frame is not None:
+                out.append(frame)
         self._write(out)
 
-    async def _fetch(self, pending: Any) -> None:
+    def _defer(self, pending: Any, rest: list[dict[str, Any]], answer: bytes | None, prepared: bool) -> None:
+        t = self.transport
+        assert t is not None
+        self._fetching = True
+        self._backlog = rest
+        t.pause_reading()
+        task = asyncio.get_running_loop().create_task(self._fetch(pending, answer, prepared))
+        self.server._tasks.add(task)
+        task.add_done_callback(self.server._tasks.discard)
+
+    async def _fetch(self, pending: Any, answer: bytes | None, prepared: bool) -> None:
         try:
             await pending
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the request is answered from what is held here
-            log.warning("could not fetch a proxied session for worker pid %d: %s: %s", self.pid,
+            log.warning("worker pid %d: a wait before answering failed: %s: %s", self.pid,
                         type(exc).__name__, exc)
         self._fetching = False
+        if answer is not None:
+            self._write([answer])
         msgs, self._backlog = self._backlog, []
-        self._run(msgs, prepared=True)
+        self._run(msgs, prepared=prepared)
         t = self.transport
         if not self._fetching and t is not None and not t.is_closing() and not self._write_paused:
             t.resume_reading()

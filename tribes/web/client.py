@@ -479,7 +479,11 @@ class EmbeddedMember:
                 await pending
             except Exception as exc:  # noqa: BLE001 - answered from what is held here
                 log.warning("could not fetch a proxied session: %s: %s", type(exc).__name__, exc)
-        return self.service.handle(msg)  # type: ignore[no-any-return]
+        ans: dict[str, Any] = self.service.handle(msg)
+        wait = self.service.take_wait()          # a synchronous replication: answered once done
+        if wait is not None:
+            await wait
+        return ans
 
     def call(self, msg: dict[str, Any]) -> dict[str, Any]:
         if self.loop is None or self.service is None:

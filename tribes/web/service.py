@@ -15,17 +15,24 @@ Contexts with a BackupManager are served the same way. A session this node holds
 (its value lives on its primary and backup) is fetched first, as a Tomcat request would fetch it
 (RETRIEVE_BACKUP; this node becomes its primary): :meth:`SessionService.prepare` returns that
 fetch, to be awaited before :meth:`SessionService.handle` answers.
+
+A commit whose replication is synchronous (the cluster's ``channelSendOptions``, or BackupManager's
+``mapSendOptions``, without the asynchronous bit 8) is answered only once that replication is done,
+as Tomcat's ReplicationValve sends before the response completes: after ``handle``,
+:meth:`SessionService.take_wait` gives what to await before the answer goes out.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 from typing import Any, Awaitable
 
+from tribes.channel import SendOptions
 from tribes.javaser import JavaSerializationError, dumps, loads
 from tribes.managers.cluster import SimpleTcpCluster, now_ms
-from tribes.managers.delta_manager import DeltaManager, SessionEvent, TooManyActiveSessionsException
+from tribes.managers.delta_manager import DeltaManager, Send, SessionEvent, TooManyActiveSessionsException
 from tribes.managers.principal import Principal, principal_name
 from tribes.managers.session import DeltaSession
 from tribes.ratelimit import RateLimitedLog
@@ -36,6 +43,9 @@ log = logging.getLogger("tribes.web.service")
 __all__ = ["SessionService", "DEFAULT_MAX_WRITE", "SESSION_ID_RE"]
 
 DEFAULT_MAX_WRITE = 1024 * 1024
+#: the longest an answer waits for its synchronous replication (then it goes out, with a warning)
+REPLICATION_WAIT = 10.0
+_ASYNCHRONOUS = int(SendOptions.ASYNCHRONOUS)
 #: Tomcat's ids: 2 x sessionIdLength upper-case hex characters, optionally ``.jvmRoute``
 SESSION_ID_RE = re.compile(r"[0-9A-F]{16,128}(\.[A-Za-z0-9_.\-]{1,64})?")
 
@@ -76,6 +86,9 @@ class SessionService:
         #: a value's serialization is made once (bounded; cleared when full)
         self._streams: dict[int, tuple[Any, bytes]] = {}
         self.stream_cache_size = 50_000
+        self.replication_wait = REPLICATION_WAIT
+        #: what the last handled commit must wait for before its answer goes out (take_wait)
+        self._wait: Awaitable[None] | None = None
         cluster.add_listener(self._on_event)
 
     # -- renames ------------------------------------------------------------------------------
@@ -112,9 +125,49 @@ class SessionService:
             dm = self.cluster.backup_managers.get(ctxname)
         return dm
 
-    def _pump(self, dm: Any) -> None:
-        if isinstance(dm, DeltaManager):   # a BackupManager's map sends through its own queue
-            self.cluster._pump(dm)
+    def _pump(self, dm: Any, wait: bool = False) -> None:
+        """Hand the manager's outgoing messages to the cluster (a BackupManager's map sends through
+        its own queue). ``wait``: a request's end; its synchronous sends become ``take_wait()``."""
+        if isinstance(dm, DeltaManager):
+            items = dm.take_outgoing()
+            if wait:
+                default = self.cluster.channel_send_options
+                sync = [it for it in items if not ((it.options if it.options is not None else default) & _ASYNCHRONOUS)]
+                if sync:
+                    self._wait = self._sent(sync)
+            for item in items:
+                self.cluster.enqueue(item)
+        elif wait and dm.map is not None and not (dm.config.map_send_options & _ASYNCHRONOUS):
+            self._wait = self._bounded(dm.map.barrier())
+
+    def _sent(self, items: list[Send]) -> Awaitable[None] | None:
+        try:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        except RuntimeError:                 # not on a loop (an in-memory test member): nothing sends
+            return None
+        left = [len(items)]
+
+        def done(_exc: BaseException | None) -> None:
+            left[0] -= 1
+            if left[0] == 0 and not fut.done():
+                fut.set_result(None)
+        for it in items:
+            it.on_done = done
+        return self._bounded(fut)
+
+    async def _bounded(self, fut: "asyncio.Future[None]") -> None:
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), self.replication_wait)
+        except asyncio.TimeoutError:
+            self.badlog.warn("replication_wait", "a session change was answered before its synchronous "
+                             "replication finished (still sending after %.0f s): check the members' health",
+                             self.replication_wait)
+
+    def take_wait(self) -> Awaitable[None] | None:
+        """What the request just handled must wait for before its answer goes out (its synchronous
+        replication), or None. Call right after ``handle``, on the loop."""
+        w, self._wait = self._wait, None
+        return w
 
     def _counts(self) -> dict[str, int]:
         out = {n: len(dm.sessions) for n, dm in self.cluster.managers.items()}
@@ -138,6 +191,7 @@ class SessionService:
 
     # -- requests -----------------------------------------------------------------------------
     def handle(self, msg: dict[str, Any]) -> dict[str, Any]:
+        self._wait = None
         why = check_request(msg)
         if why is not None:
             self.badlog.warn("bad_request", "refused a malformed agent request: %s", why)
@@ -257,7 +311,7 @@ class SessionService:
         finally:
             if s.is_valid and s.id is not None:
                 dm.end_request(s.id, now_ms())
-            self._pump(dm)
+            self._pump(dm, wait=msg.get("noreply") is not True)
 
 
 def monotonic_ms() -> int:

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator
 from tribes.javaser import (BlockData, ClassDesc, JavaObject, JavaSerializationError, JavaWriteAborted, WriteAbortedError,
                             dumps, loads)
 from tribes.javaser.constants import SC_BLOCK_DATA, SC_EXTERNALIZABLE
-from tribes.managers.delta_manager import SessionEvent, TooManyActiveSessionsException
+from tribes.managers.delta_manager import SessionEvent, SessionListeners, TooManyActiveSessionsException
 from tribes.managers.delta_request import DeltaRequest
 from tribes.managers.session import DeltaSession, java_class_name
 from tribes.managers.session_state import SessionStateError, read_session, write_session
@@ -244,11 +244,12 @@ class SessionCodec:
             value.end_access(now)
 
 
-class BackupManager:
+class BackupManager(SessionListeners):
     """The sessions of one context (``name`` = ``localhost#/app``) in a ``LazyReplicatedMap``."""
 
     #: the settings a <Manager className="...BackupManager"> configures (tribes.config.build)
     config_class = BackupManagerConfig
+    config: BackupManagerConfig
 
     def __init__(self, name: str, config: BackupManagerConfig | None = None, jvm_route: str | None = None,
                  tomcat_version: str | int = "10.1") -> None:
@@ -299,9 +300,6 @@ class BackupManager:
         return self.map
 
     # -- listeners -------------------------------------------------------------------------------
-    def add_listener(self, listener: Callable[[SessionEvent], None]) -> None:
-        self.listeners.append(listener)
-
     def add_change_listener(self, listener: Callable[[Any], None]) -> None:
         """``listener(session_id)`` for every map message from another member that changed, moved
         or removed that entry (a diff or full copy, a new primary, a removal): for value caches."""
@@ -331,18 +329,6 @@ class BackupManager:
         self._map().put(nid, session)
         self._fire(SessionEvent("id_changed", self.name, nid, False, old_id=old))
         return nid
-
-    def _fire(self, event: SessionEvent) -> None:
-        for listener in list(self.listeners):
-            try:
-                listener(event)
-            except Exception:
-                log.exception("session listener %r failed on %s", listener, event.kind)
-
-    def _fire_attr(self, kind: str, session_id: str | None, replicated: bool, **kw: Any) -> None:
-        if replicated and not self.config.notify_listeners_on_replication:
-            return
-        self._fire(SessionEvent(kind, self.name, session_id, replicated, **kw))
 
     def exclude(self, name: str, value: Any) -> bool:
         if self._name_re is not None and not self._name_re.fullmatch(name):

@@ -163,11 +163,39 @@ class Statistics:
         return self.counters.get(key, 0)
 
 
-class DeltaManager:
+class SessionListeners:
+    """The session listeners of a manager (DeltaManager, BackupManager), which sets ``name``,
+    ``config`` (with ``notify_listeners_on_replication``) and ``listeners``."""
+
+    name: str
+    config: Any
+    listeners: list[Callable[[SessionEvent], None]]
+
+    def add_listener(self, listener: Callable[[SessionEvent], None]) -> None:
+        self.listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[SessionEvent], None]) -> None:
+        self.listeners.remove(listener)
+
+    def _fire(self, event: SessionEvent) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("session listener %r failed on %s", listener, event.kind)
+
+    def _fire_attr(self, kind: str, session_id: str | None, replicated: bool, **kw: Any) -> None:
+        if replicated and not self.config.notify_listeners_on_replication:
+            return
+        self._fire(SessionEvent(kind, self.name, session_id, replicated, **kw))
+
+
+class DeltaManager(SessionListeners):
     """Sessions of one context (``name`` = ``localhost#/app``) and Tomcat's replication rules."""
 
     #: the settings a <Manager className="...DeltaManager"> configures (tribes.config.build)
     config_class: ClassVar[type[DeltaManagerConfig]] = DeltaManagerConfig
+    config: DeltaManagerConfig
 
     def __init__(self, name: str, config: DeltaManagerConfig | None = None, jvm_route: str | None = None,
                  tomcat_version: str | int = "10.1") -> None:
@@ -226,26 +254,8 @@ class DeltaManager:
     def _ordered_options(self) -> int | None:
         return int(SendOptions.USE_ACK | SendOptions.SYNCHRONIZED_ACK) if self.config.ordered_creation else None
 
-    def add_listener(self, listener: Callable[[SessionEvent], None]) -> None:
-        self.listeners.append(listener)
-
-    def remove_listener(self, listener: Callable[[SessionEvent], None]) -> None:
-        self.listeners.remove(listener)
-
-    def _fire(self, event: SessionEvent) -> None:
-        for listener in list(self.listeners):
-            try:
-                listener(event)
-            except Exception:
-                log.exception("session listener %r failed on %s", listener, event.kind)
-
     def _fire_session(self, kind: str, session_id: str | None, replicated: bool, **kw: Any) -> None:
         if replicated and not self.config.notify_session_listeners_on_replication:
-            return
-        self._fire(SessionEvent(kind, self.name, session_id, replicated, **kw))
-
-    def _fire_attr(self, kind: str, session_id: str | None, replicated: bool, **kw: Any) -> None:
-        if replicated and not self.config.notify_listeners_on_replication:
             return
         self._fire(SessionEvent(kind, self.name, session_id, replicated, **kw))
 

@@ -31,9 +31,9 @@ from typing import Any, Callable, Iterator
 from tribes.javaser import (BlockData, ClassDesc, JavaObject, JavaSerializationError, JavaWriteAborted, WriteAbortedError,
                             dumps, loads)
 from tribes.javaser.constants import SC_BLOCK_DATA, SC_EXTERNALIZABLE
-from tribes.managers.delta_manager import SessionEvent, SessionListeners, TooManyActiveSessionsException
+from tribes.managers.delta_manager import SessionEvent, ClusterManagerBase, TooManyActiveSessionsException
 from tribes.managers.delta_request import DeltaRequest
-from tribes.managers.session import DeltaSession, java_class_name
+from tribes.managers.session import DeltaSession
 from tribes.managers.session_state import SessionStateError, read_session, write_session
 from tribes.tipis.lazy_map import LazyReplicatedMap
 from tribes.tipis.replicated_map import MapEntry
@@ -244,7 +244,7 @@ class SessionCodec:
             value.end_access(now)
 
 
-class BackupManager(SessionListeners):
+class BackupManager(ClusterManagerBase):
     """The sessions of one context (``name`` = ``localhost#/app``) in a ``LazyReplicatedMap``."""
 
     #: the settings a <Manager className="...BackupManager"> configures (tribes.config.build)
@@ -253,7 +253,6 @@ class BackupManager(SessionListeners):
 
     def __init__(self, name: str, config: BackupManagerConfig | None = None, jvm_route: str | None = None,
                  tomcat_version: str | int = "10.1") -> None:
-        import re
         self.name = name
         self.config = config or BackupManagerConfig()
         self.jvm_route = jvm_route
@@ -267,10 +266,7 @@ class BackupManager(SessionListeners):
         self.change_listeners: list[Callable[[Any], None]] = []
         self.expired_sessions = 0
         self.rejected_sessions = 0
-        self._name_re = re.compile(self.config.session_attribute_name_filter) \
-            if self.config.session_attribute_name_filter else None
-        self._class_re = re.compile(self.config.session_attribute_value_class_name_filter) \
-            if self.config.session_attribute_value_class_name_filter else None
+        self._init_filters()
 
     @property
     def map_name(self) -> str:
@@ -329,13 +325,6 @@ class BackupManager(SessionListeners):
         self._map().put(nid, session)
         self._fire(SessionEvent("id_changed", self.name, nid, False, old_id=old))
         return nid
-
-    def exclude(self, name: str, value: Any) -> bool:
-        if self._name_re is not None and not self._name_re.fullmatch(name):
-            return True
-        if value is not None and self._class_re is not None and not self._class_re.fullmatch(java_class_name(value)):
-            return True
-        return False
 
     # -- sessions ----------------------------------------------------------------------------------
     @property

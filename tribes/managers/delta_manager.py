@@ -163,13 +163,35 @@ class Statistics:
         return self.counters.get(key, 0)
 
 
-class SessionListeners:
-    """The session listeners of a manager (DeltaManager, BackupManager), which sets ``name``,
-    ``config`` (with ``notify_listeners_on_replication``) and ``listeners``."""
+class ClusterManagerBase:
+    """What DeltaManager and BackupManager share, as Tomcat's ``ClusterManagerBase``: session
+    listeners and the attribute filters (ManagerBase.willAttributeDistribute). A subclass sets
+    ``name``, ``config`` and ``listeners`` and calls ``_init_filters()``."""
 
     name: str
     config: Any
     listeners: list[Callable[[SessionEvent], None]]
+    _name_re: "re.Pattern[str] | None"
+    _class_re: "re.Pattern[str] | None"
+
+    def _init_filters(self) -> None:
+        self._name_re = re.compile(self.config.session_attribute_name_filter) \
+            if self.config.session_attribute_name_filter else None
+        self._class_re = re.compile(self.config.session_attribute_value_class_name_filter) \
+            if self.config.session_attribute_value_class_name_filter else None
+
+    def exclude(self, name: str, value: Any) -> bool:
+        """True when the attribute must not replicate (name or value class filter)."""
+        if self._name_re is not None and not self._name_re.fullmatch(name):
+            if self.config.warn_on_session_attribute_filter_failure:
+                log.warning("%s: attribute %r filtered out by sessionAttributeNameFilter", self.name, name)
+            return True
+        if value is not None and self._class_re is not None and not self._class_re.fullmatch(java_class_name(value)):
+            if self.config.warn_on_session_attribute_filter_failure:
+                log.warning("%s: attribute %r (%s) filtered out by sessionAttributeValueClassNameFilter", self.name,
+                            name, java_class_name(value))
+            return True
+        return False
 
     def add_listener(self, listener: Callable[[SessionEvent], None]) -> None:
         self.listeners.append(listener)
@@ -190,7 +212,7 @@ class SessionListeners:
         self._fire(SessionEvent(kind, self.name, session_id, replicated, **kw))
 
 
-class DeltaManager(SessionListeners):
+class DeltaManager(ClusterManagerBase):
     """Sessions of one context (``name`` = ``localhost#/app``) and Tomcat's replication rules."""
 
     #: the settings a <Manager className="...DeltaManager"> configures (tribes.config.build)
@@ -236,10 +258,7 @@ class DeltaManager(SessionListeners):
         #: log lines a peer can cause (corrupt or unusable messages): one per kind per interval
         self._rl = RateLimitedLog(log)
         self.recently_expired: dict[str, int] = {}
-        self._name_re = re.compile(self.config.session_attribute_name_filter) \
-            if self.config.session_attribute_name_filter else None
-        self._class_re = re.compile(self.config.session_attribute_value_class_name_filter) \
-            if self.config.session_attribute_value_class_name_filter else None
+        self._init_filters()
 
     # -- plumbing -----------------------------------------------------------------------------
     def take_outgoing(self) -> list[Send]:
@@ -260,19 +279,6 @@ class DeltaManager(SessionListeners):
         self._fire(SessionEvent(kind, self.name, session_id, replicated, **kw))
 
     # -- filters (ManagerBase.willAttributeDistribute / ClusterManagerBase) ----------------------
-    def exclude(self, name: str, value: Any) -> bool:
-        """True when the attribute must not replicate (name or value class filter)."""
-        if self._name_re is not None and not self._name_re.fullmatch(name):
-            if self.config.warn_on_session_attribute_filter_failure:
-                log.warning("%s: attribute %r filtered out by sessionAttributeNameFilter", self.name, name)
-            return True
-        if value is not None and self._class_re is not None and not self._class_re.fullmatch(java_class_name(value)):
-            if self.config.warn_on_session_attribute_filter_failure:
-                log.warning("%s: attribute %r (%s) filtered out by sessionAttributeValueClassNameFilter", self.name,
-                            name, java_class_name(value))
-            return True
-        return False
-
     # -- sessions -----------------------------------------------------------------------------
     def generate_session_id(self) -> str:
         while True:

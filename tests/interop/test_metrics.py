@@ -14,7 +14,8 @@ import pytest
 
 from interop.lab import Lab
 from interop.tomcat.node import Browser, TomcatCluster
-from tests.interop.observe_lab import ObservedNode, scrape, value, wait_metric
+from tests.interop.jsonproc import JsonLineProcess
+from tests.interop.observe_lab import METRICS_PORT, ObservedNode, scrape, value, wait_metric
 from tests.interop.sessions_support import session_lab
 
 pytestmark = pytest.mark.interop
@@ -91,4 +92,57 @@ def test_metrics_against_two_tomcat_nodes(lab: Lab) -> None:
     finally:
         if node is not None:
             assert node.terminate() == 0, node.log_tail()
+        tc.stop()
+
+
+class _Observed(JsonLineProcess):
+    """A long-running tribes command with ``--metrics ADDR:9404`` in ``host`` (JSON-line events)."""
+
+    def __init__(self, host: Any, label: str, args: list[str]) -> None:
+        self.label = label
+        super().__init__(host, ["-m", "tribes.cli.main", "-v", *args, "--json",
+                                "--metrics", f"{host.address}:{METRICS_PORT}"])
+        self.ready = self.wait_event("ready", timeout=120)
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.host.address}:{METRICS_PORT}/metrics"
+
+
+def test_agent_and_keeper_serve_metrics_and_tell_python_members_from_tomcat(lab: Lab) -> None:
+    """`tribes agent` and `tribes keeper` with --metrics beside one Tomcat node: each counts the Tomcat
+    node as kind=tomcat and the other Python node as kind=python (its member payload), names its role,
+    and counts the Tomcat-made sessions of /app."""
+    import tempfile
+
+    from tests.interop.observe_lab import WALKTHROUGH_XML
+    tc = TomcatCluster(lab, "10", channel_send_options="6")
+    procs: list[_Observed] = []
+    try:
+        t1 = tc.add_node()
+        ha, hk = lab.add_host("agent", index=51), lab.add_host("keeper", index=52)
+        work = tempfile.mkdtemp(prefix="tribes-obm-")
+        agent = _Observed(ha, "tribes agent", ["agent", "--config", WALKTHROUGH_XML, "--bind", ha.address,
+                                               "--jvm-route", "py2", "--context", "/app",
+                                               "--socket", f"{work}/agent.sock"])
+        procs.append(agent)
+        keeper = _Observed(hk, "tribes keeper", ["keeper", "--config", WALKTHROUGH_XML, "--bind", hk.address,
+                                                 "--jvm-route", "py3", "--store", f"{work}/keeper.db"])
+        procs.append(keeper)
+        for node, role in ((agent, "agent"), (keeper, "keeper")):
+            fams = wait_metric(lab, node, lambda f: value(f, "tribes_members", kind="tomcat") == 1
+                               and value(f, "tribes_members", kind="python") == 1, 60,
+                               f"{role}: one Tomcat and one Python member")
+            assert value(fams, "tribes_node_info", role=role) == 1, role
+        for i in range(3):
+            b = Browser(lab)
+            b.new_session(t1)
+            assert b.get(t1, "/app/set", {"name": "n", "type": "int", "value": str(i)}).status == 200
+        want = t1.sessions()["count"]
+        for node in (agent, keeper):
+            wait_metric(lab, node, lambda f: value(f, "tribes_sessions", context="/app") == want, 30,
+                        f"{node.label}: the Tomcat-made sessions of /app")
+    finally:
+        for p in procs:
+            assert p.terminate() == 0, p.log_tail()
         tc.stop()

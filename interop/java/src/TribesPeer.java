@@ -439,8 +439,10 @@ public class TribesPeer {
             firstRx = now;
         }
         lastRx = now;
-        long n = rxMessages.incrementAndGet();
+        // bytes before the count: receiver threads run concurrently, and the thread that sees the
+        // expected count must see every message's bytes added (else the totals miss one in flight)
         rxBytes.addAndGet(Math.max(len, 0));
+        long n = rxMessages.incrementAndGet();
         if (!quietMessages && !mode.equals("sink")) {
             StringBuilder b = new StringBuilder();
             b.append("\"sender\":{").append(memberJson(sender)).append("},\"options\":").append(opts).append(",\"size\":")

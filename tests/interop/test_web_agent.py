@@ -68,7 +68,8 @@ def listeners(web: PyWeb) -> list[str]:
 def test_four_workers_are_one_member_and_worker_restarts_change_nothing(lab: Lab, cluster: TomcatCluster,
                                                                       web: PyWeb) -> None:
     addr = web.host.address
-    assert len(workers(web)) == 4
+    # the server answers once its first worker is up; gunicorn forks the others right after
+    wait_until(lambda: len(workers(web)) == 4, what="gunicorn's 4 workers")
     events = member_events(cluster, addr)
     assert events == [("added", 4000)], events          # one member, the agent's receiver
     recv = listeners(web)

@@ -314,11 +314,11 @@ class BackupManager(ClusterManagerBase):
         entry = self.map.entry(session_id) if self.map is not None else None
         return entry is not None and entry.proxy
 
-    def rotate_session_id(self, session: DeltaSession, now: int) -> str:
-        """ManagerBase.changeSessionId (a login): StandardSession.setId removes the old key from the map
-        (REMOVE to every map member) and puts the new one (BACKUP + PROXY)."""
+    def rotate_session_id(self, session: DeltaSession, now: int, new_id: str | None = None) -> str:
+        """ManagerBase.changeSessionId (a login; ``new_id`` None: a fresh id): StandardSession.setId
+        removes the old key from the map (REMOVE to every map member) and puts the new one (BACKUP + PROXY)."""
         old = session.id
-        nid = self.generate_session_id()
+        nid = new_id or self.generate_session_id()
         if old is not None:
             self._map().remove(old)
         session.set_id(nid)
@@ -546,13 +546,7 @@ class BackupContext:
         s = bm.find_session(session_id)
         if s is None:
             raise KeyError(f"no session {session_id!r} held in {self.name}")
-        if new_id is None:
-            return bm.rotate_session_id(s, self._now())
-        bm._map().remove(session_id)
-        s.set_id(new_id)
-        bm._map().put(new_id, s)
-        bm._fire(SessionEvent("id_changed", bm.name, new_id, False, old_id=session_id))
-        return new_id
+        return bm.rotate_session_id(s, self._now(), new_id)
 
     def add_listener(self, listener: Callable[[SessionEvent], None]) -> None:
         self.backup_manager.add_listener(listener)

@@ -206,9 +206,9 @@ class _WorkerProtocol(asyncio.BufferedProtocol):
         self.pid = -1
         self.dec = FrameDecoder(server.max_frame)
         self._buf = memoryview(bytearray(65536))
-        self._fetching = False
+        self._waiting = False
         self._write_paused = False
-        #: requests that came behind one waiting for a fetch, answered after it in order
+        #: requests that came behind one that waits (a proxy fetch or its replication), answered in order
         self._backlog: list[dict[str, Any]] = []
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -247,7 +247,7 @@ class _WorkerProtocol(asyncio.BufferedProtocol):
             self.server.badlog.warn("frame", "closed the connection of worker pid %d: %s", self.pid, exc)
             t.close()
             return
-        if self._fetching:                 # answers go out in request order: after the fetch
+        if self._waiting:                  # answers go out in request order: after the wait
             self._backlog.extend(msgs)
             return
         self._run(msgs)
@@ -286,14 +286,14 @@ class _WorkerProtocol(asyncio.BufferedProtocol):
     def _defer(self, pending: Any, rest: list[dict[str, Any]], answer: bytes | None, prepared: bool) -> None:
         t = self.transport
         assert t is not None
-        self._fetching = True
+        self._waiting = True
         self._backlog = rest
         t.pause_reading()
-        task = asyncio.get_running_loop().create_task(self._fetch(pending, answer, prepared))
+        task = asyncio.get_running_loop().create_task(self._resume_after(pending, answer, prepared))
         self.server._tasks.add(task)
         task.add_done_callback(self.server._tasks.discard)
 
-    async def _fetch(self, pending: Any, answer: bytes | None, prepared: bool) -> None:
+    async def _resume_after(self, pending: Any, answer: bytes | None, prepared: bool) -> None:
         try:
             await pending
         except asyncio.CancelledError:
@@ -301,13 +301,13 @@ class _WorkerProtocol(asyncio.BufferedProtocol):
         except Exception as exc:  # noqa: BLE001 - the request is answered from what is held here
             log.warning("worker pid %d: a wait before answering failed: %s: %s", self.pid,
                         type(exc).__name__, exc)
-        self._fetching = False
+        self._waiting = False
         if answer is not None:
             self._write([answer])
         msgs, self._backlog = self._backlog, []
         self._run(msgs, prepared=prepared)
         t = self.transport
-        if not self._fetching and t is not None and not t.is_closing() and not self._write_paused:
+        if not self._waiting and t is not None and not t.is_closing() and not self._write_paused:
             t.resume_reading()
 
     def _write(self, out: list[bytes]) -> None:
@@ -358,7 +358,7 @@ class _WorkerProtocol(asyncio.BufferedProtocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        if self.transport is not None and not self.transport.is_closing() and not self._fetching:
+        if self.transport is not None and not self.transport.is_closing() and not self._waiting:
             self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
